@@ -1,0 +1,224 @@
+//! `App::build`: the one wiring of paygate, shared by `main` and the black-box tests.
+//!
+//! It opens (and migrates) the database, starts the in-process mock processor when a merchant
+//! needs it, binds both listeners (port 0 works) and builds every service. `run_until_stopped`
+//! serves until the shutdown future resolves, lets in-flight RPCs finish, then closes the store.
+
+use crate::config::Settings;
+use crate::domain::{MerchantId, Timestamp};
+use crate::grpc::auth::Authenticator;
+use crate::grpc::proto::payment_gateway_server::PaymentGatewayServer;
+use crate::grpc::{Api, proto};
+use crate::providers::mock::api::MockApi;
+use crate::providers::mock::{MockClient, server as mock_server};
+use crate::providers::{AnyProvider, Providers, http_client};
+use crate::service::PaymentService;
+use crate::shutdown::Trigger;
+use crate::store::{Store, StoreOptions, Write};
+use crate::telemetry::Metrics;
+use anyhow::Context;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How often health is re-checked against the database.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+
+pub struct App {
+    settings: Settings,
+    store: Store,
+    metrics: Arc<Metrics>,
+    service: PaymentService,
+    auth: Arc<Authenticator>,
+    grpc: TcpListener,
+    http: TcpListener,
+    grpc_addr: SocketAddr,
+    http_addr: SocketAddr,
+    mock_processor: Option<SocketAddr>,
+    /// Stops the in-process mock processor and background tasks.
+    background: Trigger,
+}
+
+impl App {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        http_client::install_crypto_provider();
+        let store = Store::open(&StoreOptions { url: settings.database.url.clone(), busy_timeout: Duration::from_secs(5) })
+            .await
+            .context("opening the database")?;
+        let metrics = Arc::new(Metrics::new());
+        let background = Trigger::new();
+        let http = http_client::build(settings.server.provider_timeout).context("building the HTTP client")?;
+
+        let needs_local_mock = settings
+            .merchants
+            .iter()
+            .any(|m| m.providers.mock.as_ref().is_some_and(|mock| mock.base_url.is_none()));
+        let mock_processor = if needs_local_mock { Some(start_mock_processor(&background).await?) } else { None };
+
+        let mut providers = Providers::default();
+        for merchant in &settings.merchants {
+            if let Some(mock) = &merchant.providers.mock {
+                let base = match (&mock.base_url, mock_processor) {
+                    (Some(url), _) => url.clone(),
+                    (None, Some(addr)) => reqwest::Url::parse(&format!("http://{addr}/"))?,
+                    (None, None) => anyhow::bail!("mock processor expected but not started"),
+                };
+                providers.insert(merchant.id.clone(), AnyProvider::Mock(MockClient::new(MockApi::new(base, http.clone()))));
+            }
+            if merchant.providers.cmi.is_some() || merchant.providers.paypal.is_some() {
+                tracing::warn!(merchant = %merchant.id, "CMI and PayPal adapters are not in this build yet; only the mock provider is enabled");
+            }
+        }
+
+        let mut keys = HashMap::new();
+        for merchant in &settings.merchants {
+            for client in &merchant.clients {
+                keys.insert(client.api_key_sha256, merchant.id.clone());
+            }
+        }
+        let open_as: Option<MerchantId> =
+            if settings.server.require_auth { None } else { settings.merchants.first().map(|m| m.id.clone()) };
+        let auth = Arc::new(Authenticator::new(keys, open_as));
+        let service = PaymentService::new(store.clone(), Arc::new(providers), metrics.clone());
+
+        let grpc = TcpListener::bind(settings.server.grpc_addr)
+            .await
+            .with_context(|| format!("binding the gRPC port {}", settings.server.grpc_addr))?;
+        let http_listener = TcpListener::bind(settings.server.http_addr)
+            .await
+            .with_context(|| format!("binding the HTTP port {}", settings.server.http_addr))?;
+        let grpc_addr = grpc.local_addr()?;
+        let http_addr = http_listener.local_addr()?;
+        tracing::info!(%grpc_addr, %http_addr, mock_processor = ?mock_processor, "paygate listening");
+        Ok(Self {
+            settings,
+            store,
+            metrics,
+            service,
+            auth,
+            grpc,
+            http: http_listener,
+            grpc_addr,
+            http_addr,
+            mock_processor,
+            background,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The in-process mock processor's address, when one runs.
+    pub fn mock_processor_addr(&self) -> Option<SocketAddr> {
+        self.mock_processor
+    }
+
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let stop = Trigger::new();
+        {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                stop.fire();
+            });
+        }
+        let (health, health_service) = tonic_health::server::health_reporter();
+        tokio::spawn(watch_health(self.store.clone(), health, self.background.wait()));
+        tokio::spawn(reap_keys(
+            self.store.clone(),
+            self.settings.idempotency.retention,
+            self.settings.idempotency.reap_interval,
+            self.background.wait(),
+        ));
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("building reflection")?;
+        let limit = self.settings.server.max_message_bytes;
+        let api = PaymentGatewayServer::new(Api::new(self.service.clone(), self.auth.clone(), self.metrics.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit.max(4 * 1024 * 1024));
+        let grpc = tonic::transport::Server::builder()
+            .concurrency_limit_per_connection(self.settings.server.max_concurrent_requests)
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(api)
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(self.grpc), stop.wait());
+        let router = crate::http::router(crate::http::HttpState { store: self.store.clone(), metrics: self.metrics.clone() });
+        let http = axum::serve(self.http, router).with_graceful_shutdown(stop.wait());
+        let (grpc_result, http_result) = tokio::join!(grpc, async { http.await });
+        // In-flight RPCs have finished: now stop the helpers and flush the writer.
+        self.background.fire();
+        self.store.close().await;
+        tracing::info!("paygate stopped");
+        grpc_result.context("gRPC server")?;
+        http_result.context("HTTP server")?;
+        Ok(())
+    }
+}
+
+async fn start_mock_processor(stop: &Trigger) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.context("binding the in-process mock processor")?;
+    let addr = listener.local_addr()?;
+    let state = mock_server::ProcessorState::new();
+    let wait = stop.wait();
+    tokio::spawn(async move {
+        if let Err(e) = mock_server::serve(listener, state, wait).await {
+            tracing::error!(error = %e, "mock processor stopped");
+        }
+    });
+    tracing::warn!(%addr, "running the in-process mock processor: development only, no real money moves");
+    Ok(addr)
+}
+
+/// SERVING only while the database answers (DESIGN.md §9).
+async fn watch_health(
+    store: Store,
+    reporter: tonic_health::server::HealthReporter,
+    stop: impl Future<Output = ()> + Send,
+) {
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(HEALTH_INTERVAL);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick() => {}
+        }
+        let status = if store.ping().await.is_ok() {
+            tonic_health::ServingStatus::Serving
+        } else {
+            tonic_health::ServingStatus::NotServing
+        };
+        reporter.set_service_status("", status).await;
+        reporter
+            .set_service_status("paygate.v1.PaymentGateway", status)
+            .await;
+    }
+}
+
+/// Forgets finished idempotency keys once they are older than the retention period.
+async fn reap_keys(store: Store, retention: Duration, every: Duration, stop: impl Future<Output = ()> + Send) {
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick() => {}
+        }
+        let secs = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
+        let cutoff = Timestamp::now().plus_seconds(-secs);
+        match store.write(Write::ReapKeys { cutoff }).await {
+            Ok(n) => tracing::debug!(reaped = ?n, "idempotency keys reaped"),
+            Err(e) => tracing::warn!(error = %e, "reaping idempotency keys failed"),
+        }
+    }
+}

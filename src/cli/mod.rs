@@ -1,0 +1,68 @@
+//! The command line: `serve`, `migrate`, `check-config`, `mock-processor` and `call`.
+
+pub mod call;
+pub mod json;
+
+use crate::config::Settings;
+use crate::store::{Store, StoreOptions};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(clap::Parser, Debug)]
+#[command(name = "paygate", version, about = "Payment gateway adapter: gRPC in, CMI / PayPal / mock processor out")]
+pub struct Cli {
+    /// Config file (TOML). Without one (and without PAYGATE_CONFIG), development mode.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Run the service: gRPC API and HTTP side port.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Validate a config file and print what would run, secrets masked.
+    CheckConfig,
+    /// Run the mock card processor on its own.
+    MockProcessor {
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        listen: SocketAddr,
+    },
+    /// A small gRPC client: authorize, capture, void, refund, get, list, watch.
+    Call(call::CallArgs),
+}
+
+/// `paygate check-config`: the summary on stdout, or every problem with its key.
+#[expect(clippy::print_stdout, reason = "CLI output")]
+pub fn check_config(settings: &Result<Settings, crate::config::ConfigError>) -> ExitCode {
+    match settings {
+        Ok(s) => {
+            println!("{}", s.describe());
+            println!("config OK");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("config error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let store = Store::open(&StoreOptions { url: settings.database.url.clone(), busy_timeout: Duration::from_secs(5) }).await?;
+    store.close().await;
+    tracing::info!(database = %crate::store::redact_url(&settings.database.url), "migrations applied");
+    Ok(())
+}
+
+pub async fn mock_processor(listen: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, "mock processor listening");
+    crate::providers::mock::server::serve(listener, crate::providers::mock::server::ProcessorState::new(), crate::shutdown::signal()).await?;
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! The `paygate check-config` summary: what would run, in plain words, with every secret as `***`.
+
+use super::{
+    CmiCallbackReply, CmiSettings, MerchantSettings, MockSettings, PaypalSettings, PaypalVerification, Settings,
+};
+use std::fmt::Write;
+
+/// Secrets appear only through `Secret`'s `Display`, which prints `***`; the database URL goes
+/// through `redacted_url`. Client keys show only the first 8 hex digits of their hash.
+pub(super) fn describe(settings: &Settings) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail; the results are ignored for that reason.
+    if settings.dev_mode {
+        let _ = writeln!(
+            out,
+            "mode: development (no config file): SQLite, in-process mock processor, caller authentication off"
+        );
+    } else {
+        let _ = writeln!(out, "mode: config file");
+    }
+    let server = &settings.server;
+    let _ = writeln!(out, "server:");
+    let _ = writeln!(out, "  grpc_addr: {}", server.grpc_addr);
+    let _ = writeln!(out, "  http_addr: {}", server.http_addr);
+    let base = server.public_base_url.as_ref().map_or_else(|| "(not set)".to_owned(), ToString::to_string);
+    let _ = writeln!(out, "  public_base_url: {base}");
+    let auth = if server.require_auth { "required (bearer API key)" } else { "OFF: any caller is accepted" };
+    let _ = writeln!(out, "  caller authentication: {auth}");
+    let _ = writeln!(
+        out,
+        "  limits: gRPC message {} bytes, webhook body {} bytes, {} concurrent requests",
+        server.max_message_bytes, server.webhook_body_limit, server.max_concurrent_requests
+    );
+    let _ = writeln!(out, "  provider_timeout: {} ms", server.provider_timeout.as_millis());
+    let _ = writeln!(out, "database: {}", settings.database.redacted_url());
+    let _ = writeln!(out, "log: filter {:?}, format {}", settings.log.filter, settings.log.format.as_str());
+    let _ = writeln!(
+        out,
+        "idempotency: keys kept {} h, reaped every {} s",
+        settings.idempotency.retention.as_secs() / 3600,
+        settings.idempotency.reap_interval.as_secs()
+    );
+    let _ = writeln!(out, "merchants: {}", settings.merchants.len());
+    for merchant in &settings.merchants {
+        merchant_lines(&mut out, merchant);
+    }
+    out
+}
+
+fn merchant_lines(out: &mut String, merchant: &MerchantSettings) {
+    let _ = writeln!(out, "  - id: {}", merchant.id);
+    if merchant.clients.is_empty() {
+        let _ = writeln!(out, "    clients: none");
+    }
+    for client in &merchant.clients {
+        let prefix = hex::encode(client.api_key_sha256.get(..4).unwrap_or_default());
+        let _ = writeln!(out, "    client: {} (api_key_sha256 {prefix}...)", client.name);
+    }
+    if let Some(mock) = &merchant.providers.mock {
+        mock_line(out, mock);
+    }
+    if let Some(cmi) = &merchant.providers.cmi {
+        cmi_line(out, cmi);
+    }
+    if let Some(paypal) = &merchant.providers.paypal {
+        paypal_line(out, paypal);
+    }
+}
+
+fn mock_line(out: &mut String, mock: &MockSettings) {
+    let target = mock.base_url.as_ref().map_or_else(|| "in-process mock processor".to_owned(), ToString::to_string);
+    let secrets: Vec<String> = mock.webhook_secrets.iter().map(ToString::to_string).collect();
+    let secrets = if secrets.is_empty() { "none".to_owned() } else { secrets.join(", ") };
+    let _ = writeln!(out, "    mock: {target}, webhook_secret {secrets}");
+}
+
+fn cmi_line(out: &mut String, cmi: &CmiSettings) {
+    let reply = match cmi.callback_reply {
+        CmiCallbackReply::PostauthWhenAutomatic => "postauth_when_automatic",
+        CmiCallbackReply::Approved => "approved",
+    };
+    let _ = writeln!(
+        out,
+        "    cmi: {}, client_id {}, store_key {}, api_user {}, api_password {}, callback_reply {reply}",
+        cmi.base_url, cmi.client_id, cmi.store_key, cmi.api_user, cmi.api_password
+    );
+}
+
+fn paypal_line(out: &mut String, paypal: &PaypalSettings) {
+    let verification = match paypal.webhook_verification {
+        PaypalVerification::Certificate => "certificate",
+        PaypalVerification::Api => "api",
+    };
+    let _ = writeln!(
+        out,
+        "    paypal: {}, client_id {}, client_secret {}, webhook_id {}, webhook_verification {verification}",
+        paypal.base_url, paypal.client_id, paypal.client_secret, paypal.webhook_id
+    );
+}

@@ -1,0 +1,320 @@
+//! Settings: the TOML config file plus `PAYGATE_*` overrides, checked once at start (DESIGN.md §10).
+//!
+//! Loading goes file → [`raw`] (serde shapes, unknown keys refused) → [`build`] (every value parsed
+//! into a typed setting, secrets resolved, every problem collected) → env overrides. Everything
+//! else in paygate receives a [`Settings`] that is already valid.
+
+mod build;
+mod describe;
+mod raw;
+mod secret;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests;
+
+use crate::domain::MerchantId;
+use crate::domain::ProviderKind;
+use serde::Deserialize;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use secret::Secret;
+
+/// Everything `paygate` needs to run, already validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub idempotency: IdempotencySettings,
+    pub merchants: Vec<MerchantSettings>,
+    /// True when no config file was given: SQLite ./paygate.db, in-process mock, auth off, merchant "default".
+    pub dev_mode: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    /// Base of the callback and return URLs handed to providers; always ends with `/` so `join` appends.
+    pub public_base_url: Option<reqwest::Url>,
+    pub require_auth: bool,
+    /// gRPC decode limit.
+    pub max_message_bytes: usize,
+    pub webhook_body_limit: usize,
+    pub max_concurrent_requests: usize,
+    /// Total time allowed for one provider HTTP call (key `provider_timeout_ms`).
+    pub provider_timeout: Duration,
+}
+
+#[derive(Clone)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH`, `postgres://...` or `postgresql://...`. May hold a password: print
+    /// [`DatabaseSettings::redacted_url`] instead.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable lines, for a terminal.
+    #[default]
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// An `EnvFilter` directive such as `info,paygate=debug`.
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdempotencySettings {
+    /// How long keys are kept; DESIGN.md §2.2 promises at least 24 h, so less is refused.
+    pub retention: Duration,
+    /// How often expired keys are deleted.
+    pub reap_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct MerchantSettings {
+    pub id: MerchantId,
+    pub clients: Vec<ClientSettings>,
+    pub providers: ProviderSettings,
+}
+
+/// An API client of one merchant. Only the key's SHA-256 is configured, so the config file
+/// never holds a usable credential.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub name: String,
+    pub api_key_sha256: [u8; 32],
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProviderSettings {
+    pub mock: Option<MockSettings>,
+    pub cmi: Option<CmiSettings>,
+    pub paypal: Option<PaypalSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MockSettings {
+    /// `None`: `serve` starts the in-process mock processor.
+    pub base_url: Option<reqwest::Url>,
+    /// Standard Webhooks signing secrets (zero or one for now).
+    pub webhook_secrets: Vec<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CmiSettings {
+    pub client_id: String,
+    pub store_key: Secret,
+    pub api_user: String,
+    pub api_password: Secret,
+    pub base_url: reqwest::Url,
+    pub callback_reply: CmiCallbackReply,
+}
+
+/// What paygate answers to CMI's callback (see specs/cmi.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CmiCallbackReply {
+    #[default]
+    PostauthWhenAutomatic,
+    Approved,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaypalSettings {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub webhook_id: String,
+    pub base_url: reqwest::Url,
+    pub webhook_verification: PaypalVerification,
+}
+
+/// How PayPal webhooks are verified: offline with the signing certificate, or by asking PayPal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaypalVerification {
+    #[default]
+    Certificate,
+    Api,
+}
+
+/// One thing wrong with the configuration, located by its key path (`merchants[0].id`) or by
+/// the environment variable it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Why settings could not be loaded. Every message names the file or the offending key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {}: cannot read: {error}", path.display())]
+    Read { path: PathBuf, error: std::io::Error },
+    #[error("config file {}: TOML syntax error at line {line}, column {column}: {message}", path.display())]
+    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    /// All problems found, one per line, so an operator fixes them in one pass.
+    #[error("{}", join_lines(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn join_lines(problems: &[Problem]) -> String {
+    problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("\n")
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "json" => Ok(Self::Json),
+            "pretty" => Ok(Self::Pretty),
+            other => Err(format!("must be \"json\" or \"pretty\", got {other:?}")),
+        }
+    }
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Pretty => "pretty",
+        }
+    }
+}
+
+impl DatabaseSettings {
+    /// The URL with any password replaced by `***`, safe for logs and `check-config`.
+    pub fn redacted_url(&self) -> String {
+        match reqwest::Url::parse(&self.url) {
+            Ok(mut url) if url.password().is_some() => {
+                // Only fails for URLs that cannot have a password, and this one has one.
+                let _ = url.set_password(Some("***"));
+                url.to_string()
+            }
+            Ok(_) => self.url.clone(),
+            Err(_) if self.url.contains('@') => {
+                let scheme = self.url.split("://").next().unwrap_or_default();
+                format!("{scheme}://***")
+            }
+            Err(_) => self.url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings").field("url", &self.redacted_url()).finish()
+    }
+}
+
+impl ProviderSettings {
+    /// The providers this merchant has configured, in `ProviderKind::ALL` order.
+    pub fn enabled(&self) -> Vec<ProviderKind> {
+        ProviderKind::ALL
+            .into_iter()
+            .filter(|kind| match kind {
+                ProviderKind::Mock => self.mock.is_some(),
+                ProviderKind::Cmi => self.cmi.is_some(),
+                ProviderKind::Paypal => self.paypal.is_some(),
+            })
+            .collect()
+    }
+}
+
+pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://paygate.db";
+pub(crate) const DEFAULT_GRPC_PORT: u16 = 50051;
+pub(crate) const DEFAULT_HTTP_PORT: u16 = 8080;
+
+impl Settings {
+    /// Reads the file at `path` (or the PAYGATE_CONFIG env var if `path` is None); with neither, dev mode.
+    /// Applies PAYGATE_* env overrides, resolves *_env / *_file secrets, validates.
+    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        Self::load_with_env(path, &|name| std::env::var(name).ok())
+    }
+
+    /// Same as [`Settings::load`], with an injected environment lookup, so tests never touch
+    /// the process environment. An empty variable counts as unset (as with `${VAR:-default}`).
+    pub fn load_with_env(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let env_path = || build::env_var(env, "PAYGATE_CONFIG").map(PathBuf::from);
+        let path = path.map(Path::to_path_buf).or_else(env_path);
+        let mut problems = build::Problems::default();
+        let overrides = build::Overrides::from_env(env, &mut problems);
+        let settings = match &path {
+            None => Some(Self::development()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|error| ConfigError::Read { path: path.clone(), error })?;
+                let raw = raw::parse(path, &text, &mut problems)?;
+                raw.and_then(|raw| build::settings(raw, env, &mut problems))
+            }
+        };
+        let mut settings = problems.finish(settings)?;
+        overrides.apply(&mut settings);
+        Ok(settings)
+    }
+
+    /// Development-mode defaults (what `serve` runs with no config file).
+    pub fn development() -> Settings {
+        let loopback = Ipv4Addr::LOCALHOST.into();
+        // "default" is a valid merchant id; going through `parse` keeps MerchantId's one
+        // constructor, and `into_iter` avoids an unwrap.
+        let merchants = MerchantId::parse("default")
+            .into_iter()
+            .map(|id| MerchantSettings {
+                id,
+                clients: Vec::new(),
+                providers: ProviderSettings {
+                    mock: Some(MockSettings { base_url: None, webhook_secrets: Vec::new() }),
+                    cmi: None,
+                    paypal: None,
+                },
+            })
+            .collect();
+        Settings {
+            server: ServerSettings {
+                grpc_addr: SocketAddr::new(loopback, DEFAULT_GRPC_PORT),
+                http_addr: SocketAddr::new(loopback, DEFAULT_HTTP_PORT),
+                public_base_url: None,
+                require_auth: false,
+                max_message_bytes: build::DEFAULT_MAX_MESSAGE_BYTES,
+                webhook_body_limit: build::DEFAULT_WEBHOOK_BODY_LIMIT,
+                max_concurrent_requests: build::DEFAULT_MAX_CONCURRENT_REQUESTS,
+                provider_timeout: build::DEFAULT_PROVIDER_TIMEOUT,
+            },
+            database: DatabaseSettings { url: DEFAULT_DATABASE_URL.to_owned() },
+            log: LogSettings { filter: build::DEFAULT_LOG_FILTER.to_owned(), format: LogFormat::Pretty },
+            idempotency: IdempotencySettings {
+                retention: build::DEFAULT_RETENTION,
+                reap_interval: build::DEFAULT_REAP_INTERVAL,
+            },
+            merchants,
+            dev_mode: true,
+        }
+    }
+
+    /// Human-readable summary of what would run, secrets masked as ***, for `paygate check-config`.
+    pub fn describe(&self) -> String {
+        describe::describe(self)
+    }
+
+    pub fn merchant(&self, id: &MerchantId) -> Option<&MerchantSettings> {
+        self.merchants.iter().find(|m| &m.id == id)
+    }
+}

@@ -1,0 +1,180 @@
+//! The config file as written: serde shapes mirroring the TOML of DESIGN.md §10, before any checking.
+//!
+//! Every table denies unknown keys, so a typo such as `stor_key_env` is an error naming the key
+//! instead of a silently missing secret. Values stay strings here; `build` parses them so each
+//! problem can name its key. These types hold literal secrets and so derive no `Debug`.
+
+use super::build::Problems;
+use super::{CmiCallbackReply, ConfigError, LogFormat, PaypalVerification};
+use figment::error::Kind;
+use figment::providers::{Format, Toml};
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawFile {
+    pub server: RawServer,
+    pub database: RawDatabase,
+    pub log: RawLog,
+    pub idempotency: RawIdempotency,
+    pub merchants: Vec<RawMerchant>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawServer {
+    pub grpc_addr: Option<String>,
+    pub http_addr: Option<String>,
+    pub public_base_url: Option<String>,
+    pub require_auth: Option<bool>,
+    pub max_message_bytes: Option<usize>,
+    pub webhook_body_limit: Option<usize>,
+    pub max_concurrent_requests: Option<usize>,
+    pub provider_timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawDatabase {
+    pub url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawLog {
+    pub filter: Option<String>,
+    pub format: Option<LogFormat>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawIdempotency {
+    pub retention_hours: Option<u64>,
+    pub reap_interval_secs: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMerchant {
+    pub id: String,
+    #[serde(default)]
+    pub clients: Vec<RawClient>,
+    #[serde(default)]
+    pub providers: RawProviders,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClient {
+    pub name: String,
+    pub api_key_sha256: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawProviders {
+    pub mock: Option<RawMock>,
+    pub cmi: Option<RawCmi>,
+    pub paypal: Option<RawPaypal>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawMock {
+    pub base_url: Option<String>,
+    pub webhook_secret: Option<String>,
+    pub webhook_secret_env: Option<String>,
+    pub webhook_secret_file: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCmi {
+    pub client_id: String,
+    pub store_key: Option<String>,
+    pub store_key_env: Option<String>,
+    pub store_key_file: Option<String>,
+    pub api_user: String,
+    pub api_password: Option<String>,
+    pub api_password_env: Option<String>,
+    pub api_password_file: Option<String>,
+    pub base_url: String,
+    #[serde(default)]
+    pub callback_reply: CmiCallbackReply,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPaypal {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<String>,
+    pub webhook_id: String,
+    pub base_url: String,
+    #[serde(default)]
+    pub webhook_verification: PaypalVerification,
+}
+
+/// Keys whose value is a literal secret: a type error on them must not echo the value.
+const SECRET_KEYS: [&str; 4] = ["store_key", "api_password", "client_secret", "webhook_secret"];
+
+/// Parses the file's text. A syntax error is fatal (`Err`); a shape error (unknown key, wrong
+/// type, missing key) is recorded in `problems` with its key path and gives `Ok(None)`.
+pub(super) fn parse(path: &Path, text: &str, problems: &mut Problems) -> Result<Option<RawFile>, ConfigError> {
+    let value = Toml::from_str::<figment::value::Value>(text).map_err(|err| {
+        let start = err.span().map_or(0, |span| span.start);
+        let before = text.get(..start).unwrap_or(text);
+        let line = before.matches('\n').count().saturating_add(1);
+        let column = before.rsplit('\n').next().unwrap_or_default().chars().count().saturating_add(1);
+        ConfigError::Syntax { path: path.to_path_buf(), line, column, message: err.message().to_owned() }
+    })?;
+    match value.deserialize::<RawFile>() {
+        Ok(raw) => Ok(Some(raw)),
+        Err(errors) => {
+            for error in errors {
+                let (key, message) = describe_shape_error(&error.path, error.kind);
+                problems.push(key, message);
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Turns figment's path (`["merchants", "0", "id"]`) and error kind into a key path and message.
+/// For an unknown key figment's path already ends with it; for a missing one it does not.
+fn describe_shape_error(path: &[String], kind: Kind) -> (String, String) {
+    let at = key_path(path);
+    let child = |at: &str, field: &str| {
+        if path.last().is_some_and(|last| last == field) { at.to_owned() } else { child(at, field) }
+    };
+    match kind {
+        Kind::UnknownField(field, expected) => {
+            let message = if expected.is_empty() {
+                "unknown key".to_owned()
+            } else {
+                format!("unknown key (expected one of: {})", expected.join(", "))
+            };
+            (child(&at, &field), message)
+        }
+        Kind::MissingField(field) => (child(&at, &field), "required key is missing".to_owned()),
+        Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected)
+            if path.last().is_some_and(|last| SECRET_KEYS.contains(&last.as_str())) =>
+        {
+            (at, format!("invalid value, expected {expected}"))
+        }
+        other => (if at.is_empty() { "(top level)".to_owned() } else { at }, other.to_string()),
+    }
+}
+
+/// `["merchants", "0", "providers"]` → `merchants[0].providers`.
+fn key_path(path: &[String]) -> String {
+    path.iter().fold(String::new(), |acc, segment| {
+        if segment.parse::<usize>().is_ok() { format!("{acc}[{segment}]") } else { child(&acc, segment) }
+    })
+}
+
+fn child(parent: &str, key: &str) -> String {
+    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
+}

@@ -1,0 +1,19 @@
+//! Pure types and rules: money, ids, payments and their state machine. No I/O, no transport
+//! or database types; `providers/`, `store/` and `service/` all speak these.
+pub mod commands;
+pub mod currency;
+pub mod ids;
+pub mod money;
+pub mod operation;
+pub mod payment;
+pub mod provider;
+pub mod timestamp;
+
+pub use commands::{Address, AuthorizeCommand, CaptureCommand, Customer, ListQuery, RefundCommand, VoidCommand};
+pub use currency::{Currency, CurrencyError};
+pub use ids::{IdError, IdempotencyKey, MerchantId, OperationId, PaymentId};
+pub use money::{Money, MoneyError};
+pub use operation::{Failure, Operation, OperationKind, OperationStatus};
+pub use payment::{CaptureMode, NextAction, Outcome, Payment, PaymentStatus, Refusal};
+pub use provider::{Capabilities, ProviderKind, UnknownProvider};
+pub use timestamp::Timestamp;

@@ -1,0 +1,400 @@
+//! Payments: the state machine and the money invariants.
+//!
+//! The status is derived from the operations and totals (see [`Payment::derive_status`]) rather
+//! than set by hand, so it cannot drift from the ledger. The store runs [`Payment::begin`] and
+//! [`Payment::settle`] inside one transaction with the row locked, which makes each check and
+//! its write atomic; SQL CHECK constraints on the totals are the last line of defence.
+
+use super::ids::{MerchantId, OperationId, PaymentId};
+use super::money::Money;
+use super::operation::{Failure, Operation, OperationKind, OperationStatus};
+use super::provider::{Capabilities, ProviderKind};
+use super::timestamp::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    RequiresAction,
+    Pending,
+    Authorized,
+    PartiallyCaptured,
+    Captured,
+    PartiallyRefunded,
+    Refunded,
+    Voided,
+    Declined,
+    Failed,
+}
+
+impl PaymentStatus {
+    pub const ALL: [PaymentStatus; 10] = [
+        Self::RequiresAction,
+        Self::Pending,
+        Self::Authorized,
+        Self::PartiallyCaptured,
+        Self::Captured,
+        Self::PartiallyRefunded,
+        Self::Refunded,
+        Self::Voided,
+        Self::Declined,
+        Self::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RequiresAction => "requires_action",
+            Self::Pending => "pending",
+            Self::Authorized => "authorized",
+            Self::PartiallyCaptured => "partially_captured",
+            Self::Captured => "captured",
+            Self::PartiallyRefunded => "partially_refunded",
+            Self::Refunded => "refunded",
+            Self::Voided => "voided",
+            Self::Declined => "declined",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Which API operations a payment in this status accepts (void only before any capture).
+    pub fn allows(self, op: OperationKind) -> bool {
+        use {OperationKind as Op, PaymentStatus as S};
+        match self {
+            S::Authorized => matches!(op, Op::Capture | Op::Void),
+            S::PartiallyCaptured => matches!(op, Op::Capture | Op::Refund),
+            S::Captured | S::PartiallyRefunded => op == Op::Refund,
+            S::RequiresAction | S::Pending | S::Refunded | S::Voided | S::Declined | S::Failed => false,
+        }
+    }
+
+    /// The `WatchEvents` type announced when a payment reaches this status.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            Self::RequiresAction => "payment.requires_action",
+            Self::Pending => "payment.pending",
+            Self::Authorized => "payment.authorized",
+            Self::PartiallyCaptured | Self::Captured => "payment.captured",
+            Self::PartiallyRefunded | Self::Refunded => "payment.refunded",
+            Self::Voided => "payment.voided",
+            Self::Declined => "payment.declined",
+            Self::Failed => "payment.failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMode {
+    Manual,
+    Automatic,
+}
+
+impl CaptureMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::Automatic => "automatic",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Manual, Self::Automatic].into_iter().find(|m| m.as_str() == text)
+    }
+}
+
+/// Where the shop must send its customer to finish a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NextAction {
+    Redirect { url: String },
+    FormPost { url: String, fields: BTreeMap<String, String> },
+}
+
+/// What the provider said about one operation, in paygate's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded { provider_reference: Option<String> },
+    /// The customer must act on the provider's page first (authorize only).
+    RequiresAction { next_action: NextAction, provider_reference: Option<String> },
+    Declined(Failure),
+    Failed(Failure),
+    /// Sent, no usable answer: reconcile later.
+    Unknown,
+}
+
+/// Why an operation may not start. Each maps to a FAILED_PRECONDITION reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("a {status} payment cannot be {}", verb(*.op))]
+    InvalidState { status: &'static str, op: OperationKind },
+    #[error("amount {requested} exceeds the capturable amount {available}")]
+    ExceedsCapturable { requested: String, available: String },
+    #[error("amount {requested} exceeds the refundable amount {available}")]
+    ExceedsRefundable { requested: String, available: String },
+    #[error("currency {requested} does not match the payment's currency {payment}")]
+    CurrencyMismatch { requested: &'static str, payment: &'static str },
+    #[error("{provider} does not support {what}")]
+    NotSupported { provider: &'static str, what: &'static str },
+}
+
+fn verb(op: OperationKind) -> &'static str {
+    match op {
+        OperationKind::Authorize => "authorized",
+        OperationKind::Capture => "captured",
+        OperationKind::Void => "voided",
+        OperationKind::Refund => "refunded",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    pub id: PaymentId,
+    pub merchant: MerchantId,
+    pub provider: ProviderKind,
+    pub merchant_reference: String,
+    pub status: PaymentStatus,
+    pub capture_mode: CaptureMode,
+    pub amount: Money,
+    /// Total captured so far, in the payment's minor units.
+    pub captured: i64,
+    /// Total refunded so far.
+    pub refunded: i64,
+    pub next_action: Option<NextAction>,
+    pub failure: Option<Failure>,
+    pub provider_reference: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub return_url: Option<String>,
+    pub cancel_url: Option<String>,
+    /// Full history, oldest first.
+    pub operations: Vec<Operation>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Payment {
+    fn sum_open(&self, kind: OperationKind) -> i64 {
+        self.operations
+            .iter()
+            .filter(|o| o.kind == kind && o.status.is_open())
+            .map(|o| o.amount.minor())
+            .sum()
+    }
+
+    fn has(&self, kind: OperationKind, status: OperationStatus) -> bool {
+        self.operations.iter().any(|o| o.kind == kind && o.status == status)
+    }
+
+    fn capture_closed(&self) -> bool {
+        self.operations.iter().any(|o| {
+            o.kind == OperationKind::Capture && o.status == OperationStatus::Succeeded && o.final_capture
+        })
+    }
+
+    /// Still capturable, net of captures in flight.
+    pub fn capturable(&self) -> i64 {
+        if self.capture_closed() {
+            return 0;
+        }
+        self.amount.minor() - self.captured - self.sum_open(OperationKind::Capture)
+    }
+
+    /// Still refundable, net of refunds in flight.
+    pub fn refundable(&self) -> i64 {
+        self.captured - self.refunded - self.sum_open(OperationKind::Refund)
+    }
+
+    pub fn operation(&self, id: OperationId) -> Option<&Operation> {
+        self.operations.iter().find(|o| o.id == id)
+    }
+
+    /// Checks that `kind` may start now and returns the operation to persist before calling the
+    /// provider. Its amount is reserved from that moment: two concurrent refunds cannot both
+    /// see the same refundable balance, because the second one sees the first as in flight.
+    pub fn begin(
+        &self,
+        kind: OperationKind,
+        requested: Option<Money>,
+        final_capture: bool,
+        caps: Capabilities,
+        now: Timestamp,
+    ) -> Result<Operation, Refusal> {
+        let provider = self.provider.as_str();
+        if let Some(m) = requested
+            && m.currency() != self.amount.currency()
+        {
+            return Err(Refusal::CurrencyMismatch {
+                requested: m.currency().code(),
+                payment: self.amount.currency().code(),
+            });
+        }
+        let in_flight_void = self.has(OperationKind::Void, OperationStatus::Pending);
+        let invalid = || Refusal::InvalidState { status: self.status.as_str(), op: kind };
+        if !self.status.allows(kind) || in_flight_void {
+            return Err(invalid());
+        }
+        let fmt = |minor: i64| self.fmt_minor(minor);
+        let amount = match kind {
+            OperationKind::Authorize => return Err(invalid()),
+            OperationKind::Capture => {
+                let available = self.capturable();
+                let want = requested.map_or(available, Money::minor);
+                if available <= 0 || want > available {
+                    return Err(Refusal::ExceedsCapturable { requested: fmt(want), available: fmt(available.max(0)) });
+                }
+                if want < self.amount.minor() - self.captured && !caps.partial_capture {
+                    return Err(Refusal::NotSupported { provider, what: "partial capture" });
+                }
+                if self.captured > 0 && !caps.multiple_captures {
+                    return Err(Refusal::NotSupported { provider, what: "several captures" });
+                }
+                want
+            }
+            OperationKind::Void => {
+                if !caps.void {
+                    return Err(Refusal::NotSupported { provider, what: "void" });
+                }
+                if self.captured > 0 || self.sum_open(OperationKind::Capture) > 0 {
+                    return Err(invalid());
+                }
+                self.amount.minor()
+            }
+            OperationKind::Refund => {
+                let available = self.refundable();
+                let want = requested.map_or(available, Money::minor);
+                if available <= 0 || want > available {
+                    return Err(Refusal::ExceedsRefundable { requested: fmt(want), available: fmt(available.max(0)) });
+                }
+                if want < self.captured - self.refunded && !caps.partial_refund {
+                    return Err(Refusal::NotSupported { provider, what: "partial refund" });
+                }
+                if self.refunded > 0 && !caps.multiple_refunds {
+                    return Err(Refusal::NotSupported { provider, what: "several refunds" });
+                }
+                want
+            }
+        };
+        let amount = Money::new(amount, self.amount.currency())
+            .map_err(|_| Refusal::ExceedsCapturable { requested: fmt(amount), available: fmt(0) })?;
+        let final_capture = kind == OperationKind::Capture && final_capture;
+        Ok(Operation::new(kind, amount, final_capture, now))
+    }
+
+    /// Applies an outcome to one of this payment's operations and re-derives the status.
+    ///
+    /// Returns whether anything changed. Outcomes for an operation that is already settled
+    /// (a late or duplicated answer) change nothing: state never moves backwards.
+    pub fn settle(&mut self, op_id: OperationId, outcome: Outcome, now: Timestamp) -> bool {
+        let automatic = self.capture_mode == CaptureMode::Automatic;
+        let amount = self.amount.minor();
+        let Some(op) = self.operations.iter_mut().find(|o| o.id == op_id) else {
+            return false;
+        };
+        let waiting_for_customer = op.kind == OperationKind::Authorize && self.next_action.is_some();
+        let settled = !op.status.is_open();
+        if settled || (matches!(outcome, Outcome::Unknown) && op.status == OperationStatus::Unknown) {
+            return false;
+        }
+        if matches!(outcome, Outcome::RequiresAction { .. }) && (op.kind != OperationKind::Authorize || waiting_for_customer) {
+            return false;
+        }
+        op.updated_at = now;
+        let kind = op.kind;
+        let op_amount = op.amount.minor();
+        match outcome {
+            Outcome::Succeeded { provider_reference } => {
+                op.status = OperationStatus::Succeeded;
+                op.failure = None;
+                if let Some(r) = &provider_reference {
+                    op.provider_reference = Some(r.clone());
+                }
+                match kind {
+                    OperationKind::Authorize => {
+                        self.next_action = None;
+                        if provider_reference.is_some() {
+                            self.provider_reference = provider_reference;
+                        }
+                        if automatic {
+                            self.captured = amount;
+                        }
+                    }
+                    OperationKind::Capture => self.captured += op_amount,
+                    OperationKind::Refund => self.refunded += op_amount,
+                    OperationKind::Void => {}
+                }
+                self.failure = None;
+            }
+            Outcome::RequiresAction { next_action, provider_reference } => {
+                self.next_action = Some(next_action);
+                if provider_reference.is_some() {
+                    op.provider_reference.clone_from(&provider_reference);
+                    self.provider_reference = provider_reference;
+                }
+            }
+            Outcome::Declined(failure) => {
+                op.status = OperationStatus::Declined;
+                op.failure = Some(failure.clone());
+                self.failure = Some(failure);
+                if kind == OperationKind::Authorize {
+                    self.next_action = None;
+                }
+            }
+            Outcome::Failed(failure) => {
+                op.status = OperationStatus::Failed;
+                op.failure = Some(failure.clone());
+                self.failure = Some(failure);
+                if kind == OperationKind::Authorize {
+                    self.next_action = None;
+                }
+            }
+            Outcome::Unknown => op.status = OperationStatus::Unknown,
+        }
+        self.status = self.derive_status();
+        self.updated_at = now;
+        true
+    }
+
+    /// The status the operations and totals imply. Every case is named: adding a status or an
+    /// operation status fails to compile here until someone decides what it means.
+    pub fn derive_status(&self) -> PaymentStatus {
+        if self.operations.iter().any(|o| o.status == OperationStatus::Unknown) {
+            return PaymentStatus::Pending;
+        }
+        let auth = self.operations.iter().find(|o| o.kind == OperationKind::Authorize);
+        match auth.map(|o| o.status) {
+            None => PaymentStatus::Pending,
+            Some(OperationStatus::Pending | OperationStatus::Unknown) => {
+                if self.next_action.is_some() { PaymentStatus::RequiresAction } else { PaymentStatus::Pending }
+            }
+            Some(OperationStatus::Declined) => PaymentStatus::Declined,
+            Some(OperationStatus::Failed) => PaymentStatus::Failed,
+            Some(OperationStatus::Succeeded) => {
+                if self.has(OperationKind::Void, OperationStatus::Succeeded) {
+                    PaymentStatus::Voided
+                } else if self.refunded > 0 {
+                    if self.refunded >= self.captured { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded }
+                } else if self.captured > 0 {
+                    if self.captured >= self.amount.minor() || self.capture_closed() {
+                        PaymentStatus::Captured
+                    } else {
+                        PaymentStatus::PartiallyCaptured
+                    }
+                } else {
+                    PaymentStatus::Authorized
+                }
+            }
+        }
+    }
+
+    fn fmt_minor(&self, minor: i64) -> String {
+        Money::new(minor, self.amount.currency())
+            .map_or_else(|_| format!("0 {}", self.amount.currency()), |m| m.to_string())
+    }
+}
+
+#[cfg(test)]
+#[path = "payment_tests.rs"]
+mod tests;

@@ -1,0 +1,214 @@
+//! State machine and invariant tests for `Payment`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use super::*;
+use crate::domain::commands::AuthorizeCommand;
+use crate::domain::currency::Currency;
+use crate::domain::ids::IdempotencyKey;
+
+const ALL: Capabilities = Capabilities {
+    partial_capture: true,
+    multiple_captures: true,
+    void: true,
+    partial_refund: true,
+    multiple_refunds: true,
+    max_minor: i64::MAX,
+};
+
+fn mad(minor: i64) -> Money {
+    Money::new(minor, Currency::parse("MAD").unwrap()).unwrap()
+}
+
+fn t() -> Timestamp {
+    Timestamp::from_micros(1_700_000_000_000_000)
+}
+
+fn payment(amount: i64, mode: CaptureMode) -> Payment {
+    let cmd = AuthorizeCommand {
+        key: IdempotencyKey::parse("k").unwrap(),
+        provider: ProviderKind::Mock,
+        amount: mad(amount),
+        merchant_reference: "order-1".into(),
+        capture_mode: mode,
+        customer: Default::default(),
+        return_url: None,
+        cancel_url: None,
+        description: String::new(),
+        locale: String::new(),
+        metadata: Default::default(),
+        payment_token: String::new(),
+    };
+    cmd.open_payment(&MerchantId::parse("m").unwrap(), t())
+}
+
+fn authorized(amount: i64) -> Payment {
+    let mut p = payment(amount, CaptureMode::Manual);
+    let id = p.operations[0].id;
+    assert!(p.settle(id, Outcome::Succeeded { provider_reference: Some("mp_1".into()) }, t()));
+    p
+}
+
+/// Begins and settles one operation, returning the payment's status.
+fn run(p: &mut Payment, kind: OperationKind, amount: Option<i64>, outcome: Outcome) -> Result<PaymentStatus, Refusal> {
+    let op = p.begin(kind, amount.map(mad), false, ALL, t())?;
+    let id = op.id;
+    p.operations.push(op);
+    p.settle(id, outcome, t());
+    Ok(p.status)
+}
+
+fn ok() -> Outcome {
+    Outcome::Succeeded { provider_reference: None }
+}
+
+#[test]
+fn new_payment_is_pending_until_the_provider_answers() {
+    assert_eq!(payment(100, CaptureMode::Manual).derive_status(), PaymentStatus::Pending);
+}
+
+#[test]
+fn automatic_capture_lands_in_captured() {
+    let mut p = payment(100, CaptureMode::Automatic);
+    let id = p.operations[0].id;
+    p.settle(id, ok(), t());
+    assert_eq!((p.status, p.captured), (PaymentStatus::Captured, 100));
+}
+
+#[test]
+fn happy_path_partial_captures_then_refunds() {
+    let mut p = authorized(10_000);
+    assert_eq!(run(&mut p, OperationKind::Capture, Some(4_000), ok()), Ok(PaymentStatus::PartiallyCaptured));
+    assert_eq!(run(&mut p, OperationKind::Capture, Some(6_000), ok()), Ok(PaymentStatus::Captured));
+    assert_eq!(run(&mut p, OperationKind::Refund, Some(2_500), ok()), Ok(PaymentStatus::PartiallyRefunded));
+    assert_eq!(run(&mut p, OperationKind::Refund, None, ok()), Ok(PaymentStatus::Refunded));
+    assert_eq!((p.captured, p.refunded), (10_000, 10_000));
+}
+
+#[test]
+fn final_capture_closes_capturing() {
+    let mut p = authorized(10_000);
+    let op = p.begin(OperationKind::Capture, Some(mad(3_000)), true, ALL, t()).unwrap();
+    let id = op.id;
+    p.operations.push(op);
+    p.settle(id, ok(), t());
+    assert_eq!(p.status, PaymentStatus::Captured);
+    assert!(matches!(
+        p.begin(OperationKind::Capture, Some(mad(1)), false, ALL, t()),
+        Err(Refusal::InvalidState { .. })
+    ));
+}
+
+#[test]
+fn void_only_before_capture_and_nothing_after_void() {
+    let mut p = authorized(100);
+    assert_eq!(run(&mut p, OperationKind::Void, None, ok()), Ok(PaymentStatus::Voided));
+    for kind in [OperationKind::Capture, OperationKind::Refund, OperationKind::Void] {
+        assert!(matches!(p.begin(kind, None, false, ALL, t()), Err(Refusal::InvalidState { .. })), "{kind:?}");
+    }
+    let mut q = authorized(100);
+    run(&mut q, OperationKind::Capture, Some(10), ok()).unwrap();
+    assert!(matches!(q.begin(OperationKind::Void, None, false, ALL, t()), Err(Refusal::InvalidState { .. })));
+}
+
+#[test]
+fn refund_before_capture_is_invalid_state() {
+    let p = authorized(100);
+    assert!(matches!(p.begin(OperationKind::Refund, None, false, ALL, t()), Err(Refusal::InvalidState { .. })));
+}
+
+#[test]
+fn amounts_beyond_the_balance_are_refused() {
+    let mut p = authorized(100);
+    assert!(matches!(
+        p.begin(OperationKind::Capture, Some(mad(101)), false, ALL, t()),
+        Err(Refusal::ExceedsCapturable { .. })
+    ));
+    run(&mut p, OperationKind::Capture, Some(60), ok()).unwrap();
+    assert!(matches!(
+        p.begin(OperationKind::Refund, Some(mad(61)), false, ALL, t()),
+        Err(Refusal::ExceedsRefundable { .. })
+    ));
+}
+
+#[test]
+fn in_flight_refunds_reserve_their_amount() {
+    let mut p = authorized(100);
+    run(&mut p, OperationKind::Capture, None, ok()).unwrap();
+    let first = p.begin(OperationKind::Refund, Some(mad(70)), false, ALL, t()).unwrap();
+    p.operations.push(first);
+    assert!(matches!(
+        p.begin(OperationKind::Refund, Some(mad(31)), false, ALL, t()),
+        Err(Refusal::ExceedsRefundable { .. })
+    ));
+    assert!(p.begin(OperationKind::Refund, Some(mad(30)), false, ALL, t()).is_ok());
+}
+
+#[test]
+fn a_failed_refund_releases_its_reservation() {
+    let mut p = authorized(100);
+    run(&mut p, OperationKind::Capture, None, ok()).unwrap();
+    let failed = Outcome::Failed(Failure::new("processing_error", "no"));
+    assert_eq!(run(&mut p, OperationKind::Refund, Some(100), failed), Ok(PaymentStatus::Captured));
+    assert_eq!(p.refundable(), 100);
+}
+
+#[test]
+fn currency_mismatch_is_refused() {
+    let p = authorized(100);
+    let eur = Money::new(10, Currency::parse("EUR").unwrap()).unwrap();
+    assert!(matches!(
+        p.begin(OperationKind::Capture, Some(eur), false, ALL, t()),
+        Err(Refusal::CurrencyMismatch { .. })
+    ));
+}
+
+#[test]
+fn unsupported_operations_are_declared_by_the_provider() {
+    let p = authorized(100);
+    let caps = Capabilities { partial_capture: false, void: false, ..ALL };
+    assert!(matches!(p.begin(OperationKind::Capture, Some(mad(50)), false, caps, t()), Err(Refusal::NotSupported { .. })));
+    assert!(matches!(p.begin(OperationKind::Void, None, false, caps, t()), Err(Refusal::NotSupported { .. })));
+    assert!(p.begin(OperationKind::Capture, None, false, caps, t()).is_ok());
+}
+
+#[test]
+fn decline_and_failure_are_terminal() {
+    let mut p = payment(100, CaptureMode::Manual);
+    let id = p.operations[0].id;
+    p.settle(id, Outcome::Declined(Failure::new("card_declined", "declined")), t());
+    assert_eq!(p.status, PaymentStatus::Declined);
+    // A late success for the same operation does not move it backwards.
+    assert!(!p.settle(id, ok(), t()));
+    assert_eq!(p.status, PaymentStatus::Declined);
+    for kind in [OperationKind::Capture, OperationKind::Void, OperationKind::Refund] {
+        assert!(p.begin(kind, None, false, ALL, t()).is_err());
+    }
+}
+
+#[test]
+fn unknown_outcome_is_pending_until_settled() {
+    let mut p = authorized(100);
+    assert_eq!(run(&mut p, OperationKind::Capture, Some(100), Outcome::Unknown), Ok(PaymentStatus::Pending));
+    assert!(p.begin(OperationKind::Refund, None, false, ALL, t()).is_err());
+    let id = p.operations[1].id;
+    assert!(p.settle(id, ok(), t()));
+    assert_eq!(p.status, PaymentStatus::Captured);
+}
+
+#[test]
+fn requires_action_then_approval() {
+    let mut p = payment(100, CaptureMode::Manual);
+    let id = p.operations[0].id;
+    let next = NextAction::Redirect { url: "https://pay.example/x".into() };
+    p.settle(id, Outcome::RequiresAction { next_action: next, provider_reference: Some("mp_1".into()) }, t());
+    assert_eq!(p.status, PaymentStatus::RequiresAction);
+    p.settle(id, ok(), t());
+    assert_eq!((p.status, p.next_action.is_none()), (PaymentStatus::Authorized, true));
+}
+
+#[test]
+fn status_names_round_trip() {
+    for s in PaymentStatus::ALL {
+        assert_eq!(PaymentStatus::parse(s.as_str()), Some(s));
+    }
+}

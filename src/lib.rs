@@ -1,0 +1,25 @@
+//! paygate: a payment gateway adapter. Shop services call it over gRPC to authorize,
+//! capture, void and refund payments; it speaks each provider's HTTP protocol, keeps a
+//! durable ledger and never charges twice.
+//!
+//! # Layout
+//! Data flows one way: transport → use case → domain → provider/store.
+//! - [`grpc`], [`http`], [`cli`]: transports (proto types stay in `grpc/`).
+//! - [`service`]: use cases, one per file; the only layer that talks to providers and store.
+//! - [`domain`]: money, ids, the payment state machine; no I/O.
+//! - [`providers`]: one adapter per processor (mock today), plus the mock processor itself.
+//! - [`store`]: the ledger (SQLite with group commit); all SQL lives there.
+//! - [`app`]: the one wiring shared by `main` and the tests; [`config`], [`telemetry`],
+//!   [`shutdown`] support it.
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod http;
+pub mod providers;
+pub mod service;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,60 @@
+//! The `paygate` binary: parse the CLI, load settings, start telemetry, run one subcommand.
+
+use clap::Parser;
+use paygate::app::App;
+use paygate::cli::{self, Cli, Command};
+use paygate::config::Settings;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref());
+    if let Command::CheckConfig = cli.command {
+        return cli::check_config(&settings);
+    }
+    if let Command::Call(args) = cli.command {
+        return match cli::call::run(args).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let settings = match settings {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("config error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = paygate::telemetry::init(&settings.log.filter, settings.log.format) {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    let result = match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => cli::migrate(&settings).await,
+        Command::MockProcessor { listen } => cli::mock_processor(listen).await,
+        Command::CheckConfig | Command::Call(_) => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "paygate failed");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    if settings.dev_mode {
+        tracing::warn!(
+            "development mode: no config file, SQLite {}, in-process mock processor, caller authentication OFF, merchant \"default\"",
+            settings.database.url
+        );
+    }
+    App::build(settings).await?.run_until_stopped(paygate::shutdown::signal()).await
+}

@@ -1,0 +1,27 @@
+//! The one outbound HTTP client shared by every provider adapter.
+//!
+//! Connection pooling is per client, so sharing one keeps warm connections to each processor.
+//! Timeouts are set here so that no provider call can hang a request forever.
+
+use std::time::Duration;
+
+/// Connecting should be quick on any healthy network; a slow connect is a sign to fail fast,
+/// and a failed connect is safe to report as "not sent".
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub fn build(total_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(total_timeout)
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .user_agent(concat!("paygate/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Installs ring as rustls' crypto provider, once per process. reqwest is built without a
+/// default provider (see DEPENDENCIES.md), so a client built before this would fail.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

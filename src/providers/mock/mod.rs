@@ -1,0 +1,20 @@
+//! The mock card processor: its HTTP server (`server/`), wire types, HTTP client and the
+//! adapter paygate uses to talk to it exactly as to a real processor.
+pub mod api;
+mod client;
+pub mod server;
+pub mod wire;
+
+pub use client::MockClient;
+
+use crate::domain::Capabilities;
+
+/// The mock processor supports every operation, so tests can reach every state.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    partial_capture: true,
+    multiple_captures: true,
+    void: true,
+    partial_refund: true,
+    multiple_refunds: true,
+    max_minor: 999_999_999_999,
+};

@@ -1,0 +1,71 @@
+//! The hosted "card check" page a `mock_redirect` payment sends the customer to, with approve and
+//! decline buttons standing in for a bank's 3-D Secure challenge.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::ProcessorState;
+use crate::providers::mock::wire::PaymentState;
+
+/// `GET /pay/{id}`
+pub(super) async fn page(State(state): State<ProcessorState>, Path(id): Path<String>) -> Response {
+    let Some(payment) = state.with_ledger(|ledger| ledger.payment(&id).cloned()) else {
+        return (StatusCode::NOT_FOUND, Html("<p>Unknown payment.</p>")).into_response();
+    };
+    // Only processor-generated values are interpolated: the id (`mp_` + hex) and a currency
+    // validated as three uppercase letters. The merchant's free-text reference is not shown.
+    let id = &payment.id;
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Mock card check</title></head>\
+         <body><h1>Mock card check</h1>\
+         <p>Payment {id}: {amount} minor units of {currency}, status {status}.</p>\
+         <form method=\"post\" action=\"/pay/{id}/approve\"><button type=\"submit\">Approve</button></form>\
+         <form method=\"post\" action=\"/pay/{id}/decline\"><button type=\"submit\">Decline</button></form>\
+         </body></html>\n",
+        amount = payment.amount,
+        currency = payment.currency,
+        status = state_name(payment.status),
+    );
+    Html(html).into_response()
+}
+
+/// `POST /pay/{id}/approve`
+pub(super) async fn approve(
+    State(state): State<ProcessorState>,
+    Path(id): Path<String>,
+) -> Response {
+    match state.with_ledger(|ledger| ledger.approve(&id)) {
+        Ok(payment) => {
+            tracing::info!(payment_id = %payment.id, "customer approved a payment");
+            // Webhook delivery comes with the events issue.
+            Html("<p>Payment approved. You can close this window.</p>").into_response()
+        }
+        Err(error) => (error.status, error.message).into_response(),
+    }
+}
+
+/// `POST /pay/{id}/decline`
+pub(super) async fn decline(
+    State(state): State<ProcessorState>,
+    Path(id): Path<String>,
+) -> Response {
+    match state.with_ledger(|ledger| ledger.decline(&id)) {
+        Ok(payment) => {
+            tracing::info!(payment_id = %payment.id, "customer declined a payment");
+            // Webhook delivery comes with the events issue.
+            Html("<p>Payment declined. You can close this window.</p>").into_response()
+        }
+        Err(error) => (error.status, error.message).into_response(),
+    }
+}
+
+fn state_name(state: PaymentState) -> &'static str {
+    match state {
+        PaymentState::RequiresAction => "requires_action",
+        PaymentState::Authorized => "authorized",
+        PaymentState::Captured => "captured",
+        PaymentState::Declined => "declined",
+        PaymentState::Voided => "voided",
+    }
+}

@@ -1,0 +1,79 @@
+//! Payment providers: one adapter per processor behind a closed enum, and the per-merchant
+//! registry that decides which adapters a merchant may use.
+
+pub mod http_client;
+pub mod mock;
+
+use crate::domain::{AuthorizeCommand, Capabilities, MerchantId, Operation, Outcome, Payment, ProviderKind};
+use std::collections::HashMap;
+
+/// A failed exchange with a provider, typed by whether money could have moved.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// Nothing reached the processor, or it refused before acting: UNAVAILABLE, safe to retry.
+    #[error("request not delivered to {provider}: {reason}")]
+    NotSent { provider: ProviderKind, reason: String },
+    /// Sent, but no usable answer: the operation becomes UNKNOWN and the reconciler settles it.
+    #[error("outcome unknown at {provider}: {reason}")]
+    OutcomeUnknown { provider: ProviderKind, reason: String },
+}
+
+/// The closed set of adapters; a `match` per operation keeps every provider's case in view.
+pub enum AnyProvider {
+    Mock(mock::MockClient),
+}
+
+impl AnyProvider {
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            Self::Mock(_) => ProviderKind::Mock,
+        }
+    }
+
+    pub fn capabilities(&self) -> Capabilities {
+        match self {
+            Self::Mock(_) => mock::CAPABILITIES,
+        }
+    }
+
+    pub async fn authorize(&self, p: &Payment, op: &Operation, cmd: &AuthorizeCommand) -> Result<Outcome, ProviderError> {
+        match self {
+            Self::Mock(c) => c.authorize(p, op, cmd).await,
+        }
+    }
+
+    pub async fn capture(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
+        match self {
+            Self::Mock(c) => c.capture(p, op).await,
+        }
+    }
+
+    pub async fn void(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
+        match self {
+            Self::Mock(c) => c.void(p, op).await,
+        }
+    }
+
+    pub async fn refund(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
+        match self {
+            Self::Mock(c) => c.refund(p, op).await,
+        }
+    }
+}
+
+/// Which adapters each merchant has, built once from the config.
+#[derive(Default)]
+pub struct Providers {
+    by_merchant: HashMap<(MerchantId, ProviderKind), AnyProvider>,
+}
+
+impl Providers {
+    pub fn insert(&mut self, merchant: MerchantId, provider: AnyProvider) {
+        self.by_merchant.insert((merchant, provider.kind()), provider);
+    }
+
+    /// `None` when the merchant has not enabled this provider.
+    pub fn get(&self, merchant: &MerchantId, kind: ProviderKind) -> Option<&AnyProvider> {
+        self.by_merchant.get(&(merchant.clone(), kind))
+    }
+}

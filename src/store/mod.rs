@@ -1,0 +1,178 @@
+//! The durable ledger: payments, operations, idempotency keys and the event log.
+//!
+//! All SQL lives under this module. Writes go through a small set of jobs ([`Write`]) whose
+//! rules come from `domain/`; each job runs inside a transaction with the payment locked, so
+//! a check and the write it guards are atomic, whatever the number of concurrent callers.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::domain::{
+    Capabilities, IdempotencyKey, ListQuery, MerchantId, OperationId, OperationKind, Outcome, Payment,
+    PaymentId, Refusal, Timestamp,
+};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such payment for this merchant (another merchant's payment is "not found" too).
+    #[error("payment not found")]
+    NotFound,
+    /// The domain rules refuse the operation in the payment's current state.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The database did not answer or refused to commit: nothing was written.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database answered something paygate did not expect (a bug or a corrupt row).
+    #[error("database error: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
+            sqlx::Error::Database(ref db) if db.message().contains("locked") || db.message().contains("busy") => {
+                Self::Unavailable(err.to_string())
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(err: serde_json::Error) -> Self {
+        Self::Internal(format!("stored document does not decode: {err}"))
+    }
+}
+
+/// The (merchant, method, key) a mutating request claims, with its parameter fingerprint.
+#[derive(Debug, Clone)]
+pub struct KeyClaim {
+    pub merchant: MerchantId,
+    pub method: &'static str,
+    pub key: IdempotencyKey,
+    pub fingerprint: [u8; 32],
+}
+
+/// What claiming an idempotency key found.
+#[derive(Debug)]
+pub enum Claimed {
+    /// The key is new: the operation was persisted PENDING and the caller may call the provider.
+    Started { payment: Payment, operation: OperationId },
+    /// The key was used before with the same parameters: here is the first response.
+    Replay(Payment),
+    /// The key was used before with other parameters.
+    Reused,
+    /// The first request with this key is still running.
+    InUse,
+}
+
+/// The state-changing jobs. Each runs in one transaction.
+#[derive(Debug)]
+pub enum Write {
+    /// Claims the key and inserts the new payment with its authorize operation PENDING.
+    OpenPayment { claim: KeyClaim, payment: Payment },
+    /// Claims the key, checks the domain rules and inserts a PENDING operation (reserving its amount).
+    BeginOperation {
+        claim: KeyClaim,
+        payment_id: PaymentId,
+        kind: OperationKind,
+        amount: Option<crate::domain::Money>,
+        final_capture: bool,
+        caps: Capabilities,
+        now: Timestamp,
+    },
+    /// Applies a provider outcome, appends the event, records the idempotent response.
+    /// `release_key` forgets the key instead (nothing reached the provider: the caller may retry).
+    Settle { payment_id: PaymentId, operation: OperationId, outcome: Outcome, release_key: bool, now: Timestamp },
+    /// Deletes idempotency keys created before `cutoff` whose request has finished.
+    ReapKeys { cutoff: Timestamp },
+}
+
+/// What a [`Write`] produced.
+#[derive(Debug)]
+pub enum Written {
+    Claimed(Claimed),
+    Settled(Payment),
+    Reaped(u64),
+}
+
+/// The store, dispatching over backends. PostgreSQL slots in here as a second variant.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+}
+
+/// Settings the store needs, independent of the config file format.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub url: String,
+    pub busy_timeout: Duration,
+}
+
+impl Store {
+    /// Opens the database named by `url` and applies the embedded migrations.
+    pub async fn open(options: &StoreOptions) -> Result<Self, StoreError> {
+        let url = options.url.as_str();
+        if url.starts_with("sqlite:") {
+            return Ok(Self::Sqlite(SqliteStore::open(options).await?));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err(StoreError::Unavailable(
+                "PostgreSQL is not supported by this build yet (it arrives with the scale-out work); use sqlite://".into(),
+            ));
+        }
+        Err(StoreError::Unavailable(format!("unsupported database URL scheme in {:?}", redact_url(url))))
+    }
+
+    pub async fn write(&self, job: Write) -> Result<Written, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.write(job).await,
+        }
+    }
+
+    pub async fn payment(&self, merchant: &MerchantId, id: PaymentId) -> Result<Payment, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.payment(merchant, id).await,
+        }
+    }
+
+    /// One page of the merchant's payments, newest first.
+    pub async fn list(&self, merchant: &MerchantId, query: &ListQuery) -> Result<Vec<Payment>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.list(merchant, query).await,
+        }
+    }
+
+    /// Answers only if the database does: health and readiness use it.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => s.ping().await,
+        }
+    }
+
+    /// Waits for queued writes and closes connections (graceful shutdown).
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(s) => s.close().await,
+        }
+    }
+}
+
+/// Hides a password in a database URL before it reaches a message or a log line.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = url.get(scheme_end + 3..at).unwrap_or_default();
+            let user = creds.split(':').next().unwrap_or_default();
+            format!("{}{}:***{}", url.get(..scheme_end + 3).unwrap_or_default(), user, url.get(at..).unwrap_or_default())
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,220 @@
+//! The SQL of each write job. Runs on the writer connection inside a savepoint, so every
+//! read here sees the latest committed-or-batched state and nothing else writes meanwhile.
+
+use crate::domain::{OperationId, Payment, PaymentId, PaymentStatus, Timestamp};
+use crate::store::{Claimed, KeyClaim, StoreError, Write, Written};
+use sqlx::{Row, SqliteConnection};
+
+pub(super) async fn execute(conn: &mut SqliteConnection, job: Write) -> Result<Written, StoreError> {
+    match job {
+        Write::OpenPayment { claim, payment } => open_payment(conn, claim, payment).await.map(Written::Claimed),
+        Write::BeginOperation { claim, payment_id, kind, amount, final_capture, caps, now } => {
+            if let Some(found) = existing_claim(conn, &claim).await? {
+                return Ok(Written::Claimed(found));
+            }
+            let (mut payment, version) = load(conn, payment_id).await?;
+            if payment.merchant != claim.merchant {
+                return Err(StoreError::NotFound);
+            }
+            let op = payment.begin(kind, amount, final_capture, caps, now)?;
+            let op_id = op.id;
+            payment.operations.push(op);
+            payment.updated_at = now;
+            insert_claim(conn, &claim, payment_id, op_id, now).await?;
+            save(conn, &payment, Some(version)).await?;
+            Ok(Written::Claimed(Claimed::Started { payment, operation: op_id }))
+        }
+        Write::Settle { payment_id, operation, outcome, release_key, now } => {
+            let (mut payment, version) = load(conn, payment_id).await?;
+            let before = payment.status;
+            if payment.settle(operation, outcome, now) {
+                save(conn, &payment, Some(version)).await?;
+                let succeeded = payment
+                    .operation(operation)
+                    .is_some_and(|o| o.status == crate::domain::OperationStatus::Succeeded);
+                if payment.status != before || succeeded {
+                    append_event(conn, &payment, payment.status, now).await?;
+                }
+            }
+            if release_key {
+                sqlx::query("DELETE FROM idempotency_keys WHERE operation_id = ?")
+                    .bind(operation.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+            } else {
+                sqlx::query("UPDATE idempotency_keys SET response = ? WHERE operation_id = ? AND response IS NULL")
+                    .bind(serde_json::to_string(&payment)?)
+                    .bind(operation.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(Written::Settled(payment))
+        }
+        Write::ReapKeys { cutoff } => {
+            let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ? AND response IS NOT NULL")
+                .bind(cutoff.micros())
+                .execute(&mut *conn)
+                .await?;
+            Ok(Written::Reaped(done.rows_affected()))
+        }
+    }
+}
+
+async fn open_payment(conn: &mut SqliteConnection, claim: KeyClaim, payment: Payment) -> Result<Claimed, StoreError> {
+    if let Some(found) = existing_claim(conn, &claim).await? {
+        return Ok(found);
+    }
+    let Some(auth) = payment.operations.first().map(|o| o.id) else {
+        return Err(StoreError::Internal("a new payment must carry its authorize operation".into()));
+    };
+    insert_claim(conn, &claim, payment.id, auth, payment.created_at).await?;
+    save(conn, &payment, None).await?;
+    Ok(Claimed::Started { payment, operation: auth })
+}
+
+/// Looks the key up. A stored response whose payment was PENDING is not replayed as is: the
+/// caller gets the payment as it stands now, since reconciliation may have settled it.
+async fn existing_claim(conn: &mut SqliteConnection, claim: &KeyClaim) -> Result<Option<Claimed>, StoreError> {
+    let row = sqlx::query(
+        "SELECT fingerprint, response, payment_id FROM idempotency_keys WHERE merchant_id = ? AND method = ? AND key = ?",
+    )
+    .bind(claim.merchant.as_str())
+    .bind(claim.method)
+    .bind(claim.key.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let fingerprint: Vec<u8> = row.try_get(0)?;
+    if fingerprint.as_slice() != claim.fingerprint.as_slice() {
+        return Ok(Some(Claimed::Reused));
+    }
+    let Some(response) = row.try_get::<Option<String>, _>(1)? else {
+        return Ok(Some(Claimed::InUse));
+    };
+    let saved: Payment = serde_json::from_str(&response)?;
+    if saved.status == PaymentStatus::Pending {
+        let (current, _) = load(conn, saved.id).await?;
+        return Ok(Some(Claimed::Replay(current)));
+    }
+    Ok(Some(Claimed::Replay(saved)))
+}
+
+async fn insert_claim(
+    conn: &mut SqliteConnection,
+    claim: &KeyClaim,
+    payment: PaymentId,
+    operation: OperationId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (merchant_id, method, key, fingerprint, payment_id, operation_id, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(claim.merchant.as_str())
+    .bind(claim.method)
+    .bind(claim.key.as_str())
+    .bind(claim.fingerprint.as_slice())
+    .bind(payment.to_string())
+    .bind(operation.to_string())
+    .bind(now.micros())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn load(conn: &mut SqliteConnection, id: PaymentId) -> Result<(Payment, i64), StoreError> {
+    let row = sqlx::query("SELECT doc, version FROM payments WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let payment = serde_json::from_str(row.try_get::<&str, _>(0)?)?;
+    Ok((payment, row.try_get(1)?))
+}
+
+/// Writes the payment document, its indexed columns and its operations. With `Some(version)`
+/// the update applies only if nobody changed the row since it was read.
+async fn save(conn: &mut SqliteConnection, p: &Payment, version: Option<i64>) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(p)?;
+    let id = p.id.to_string();
+    match version {
+        None => {
+            sqlx::query(
+                "INSERT INTO payments (id, merchant_id, provider, merchant_reference, status, currency, amount, \
+                 captured, refunded, provider_reference, doc, version, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            )
+            .bind(&id)
+            .bind(p.merchant.as_str())
+            .bind(p.provider.as_str())
+            .bind(&p.merchant_reference)
+            .bind(p.status.as_str())
+            .bind(p.amount.currency().code())
+            .bind(p.amount.minor())
+            .bind(p.captured)
+            .bind(p.refunded)
+            .bind(p.provider_reference.as_deref())
+            .bind(&doc)
+            .bind(p.created_at.micros())
+            .bind(p.updated_at.micros())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Some(v) => {
+            let moved = sqlx::query(
+                "UPDATE payments SET status = ?, captured = ?, refunded = ?, provider_reference = ?, doc = ?, \
+                 version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
+            )
+            .bind(p.status.as_str())
+            .bind(p.captured)
+            .bind(p.refunded)
+            .bind(p.provider_reference.as_deref())
+            .bind(&doc)
+            .bind(p.updated_at.micros())
+            .bind(&id)
+            .bind(v)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if moved != 1 {
+                return Err(StoreError::Internal(format!("payment {id} changed under the writer")));
+            }
+        }
+    }
+    for op in &p.operations {
+        sqlx::query(
+            "INSERT INTO operations (id, payment_id, kind, status, amount, provider_key, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at \
+             WHERE operations.status <> excluded.status",
+        )
+        .bind(op.id.to_string())
+        .bind(&id)
+        .bind(op.kind.as_str())
+        .bind(op.status.as_str())
+        .bind(op.amount.minor())
+        .bind(op.id.provider_key())
+        .bind(op.created_at.micros())
+        .bind(op.updated_at.micros())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn append_event(
+    conn: &mut SqliteConnection,
+    p: &Payment,
+    status: PaymentStatus,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO events (merchant_id, payment_id, type, payment, occurred_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(p.merchant.as_str())
+        .bind(p.id.to_string())
+        .bind(status.event_type())
+        .bind(serde_json::to_string(p)?)
+        .bind(now.micros())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! Logs and metrics: the tracing subscriber (json | pretty) and the Prometheus registry with
+//! every metric of DESIGN.md §9, owned by the app (no globals, so tests can run many apps).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GrpcLabels {
+    method: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabel {
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: &'static str,
+    operation: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderOpLabels {
+    provider: &'static str,
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    provider: &'static str,
+    result: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Latency buckets from 0.5 ms to ~16 s: the range between a replay and a slow provider.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    grpc_requests: Family<GrpcLabels, Counter>,
+    grpc_duration: HistogramFamily<MethodLabel>,
+    provider_requests: Family<ProviderLabels, Counter>,
+    provider_duration: HistogramFamily<ProviderOpLabels>,
+    webhooks: Family<WebhookLabels, Counter>,
+    replays: Family<MethodLabel, Counter>,
+    unresolved: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let grpc_requests = Family::<GrpcLabels, Counter>::default();
+        let grpc_duration = HistogramFamily::<MethodLabel>::new_with_constructor(latency_histogram);
+        let provider_requests = Family::<ProviderLabels, Counter>::default();
+        let provider_duration = HistogramFamily::<ProviderOpLabels>::new_with_constructor(latency_histogram);
+        let webhooks = Family::<WebhookLabels, Counter>::default();
+        let replays = Family::<MethodLabel, Counter>::default();
+        let unresolved = Gauge::default();
+        // prometheus-client appends `_total` to counters and the unit suffix itself.
+        registry.register("paygate_grpc_requests", "gRPC requests by method and status code", grpc_requests.clone());
+        registry.register("paygate_grpc_request_duration_seconds", "gRPC request latency", grpc_duration.clone());
+        registry.register("paygate_provider_requests", "Provider calls by outcome", provider_requests.clone());
+        registry.register("paygate_provider_request_duration_seconds", "Provider call latency", provider_duration.clone());
+        registry.register("paygate_webhooks", "Webhooks and callbacks received, by result", webhooks.clone());
+        registry.register("paygate_idempotent_replays", "Requests answered from a saved idempotent response", replays.clone());
+        registry.register("paygate_operations_unresolved", "Operations waiting for reconciliation", unresolved.clone());
+        Self { registry, grpc_requests, grpc_duration, provider_requests, provider_duration, webhooks, replays, unresolved }
+    }
+
+    pub fn grpc_request(&self, method: &str, code: &str, took: Duration) {
+        let labels = GrpcLabels { method: method.to_owned(), code: code.to_owned() };
+        self.grpc_requests.get_or_create(&labels).inc();
+        self.grpc_duration.get_or_create(&MethodLabel { method: method.to_owned() }).observe(took.as_secs_f64());
+    }
+
+    pub fn provider_request(&self, provider: &'static str, operation: &'static str, outcome: &'static str, took: Duration) {
+        self.provider_requests.get_or_create(&ProviderLabels { provider, operation, outcome }).inc();
+        self.provider_duration.get_or_create(&ProviderOpLabels { provider, operation }).observe(took.as_secs_f64());
+    }
+
+    pub fn webhook(&self, provider: &'static str, result: &'static str) {
+        self.webhooks.get_or_create(&WebhookLabels { provider, result }).inc();
+    }
+
+    pub fn idempotent_replay(&self, method: &str) {
+        self.replays.get_or_create(&MethodLabel { method: method.to_owned() }).inc();
+    }
+
+    pub fn set_unresolved(&self, n: i64) {
+        self.unresolved.set(n);
+    }
+
+    /// The Prometheus text exposition format, for `GET /metrics`.
+    pub fn render(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::with_capacity(8 * 1024);
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Log output: `Json` for machines, `Pretty` for people.
+pub use crate::config::LogFormat;
+
+/// Installs the global tracing subscriber. Called once by `main`; tests skip it.
+pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(filter).map_err(|e| anyhow::anyhow!("invalid log filter {filter:?}: {e}"))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Pretty => builder.compact().try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposes_the_design_metric_names() {
+        let m = Metrics::new();
+        m.grpc_request("Authorize", "OK", Duration::from_millis(3));
+        m.provider_request("mock", "authorize", "succeeded", Duration::from_millis(1));
+        m.webhook("mock", "applied");
+        m.idempotent_replay("Capture");
+        m.set_unresolved(2);
+        let text = m.render().unwrap();
+        for name in [
+            "paygate_grpc_requests_total{method=\"Authorize\",code=\"OK\"} 1",
+            "paygate_grpc_request_duration_seconds_bucket",
+            "paygate_provider_requests_total{provider=\"mock\",operation=\"authorize\",outcome=\"succeeded\"} 1",
+            "paygate_provider_request_duration_seconds_count",
+            "paygate_webhooks_total{provider=\"mock\",result=\"applied\"} 1",
+            "paygate_idempotent_replays_total{method=\"Capture\"} 1",
+            "paygate_operations_unresolved 2",
+        ] {
+            assert!(text.contains(name), "missing {name} in\n{text}");
+        }
+    }
+}
