@@ -12,7 +12,7 @@ use crate::grpc::{Api, proto};
 use crate::providers::mock::api::MockApi;
 use crate::providers::mock::{MockClient, server as mock_server};
 use crate::providers::{AnyProvider, Providers, http_client};
-use crate::service::PaymentService;
+use crate::service::{PaymentService, ReconcileOptions};
 use crate::shutdown::Trigger;
 use crate::store::{Store, StoreOptions, Write};
 use crate::telemetry::Metrics;
@@ -26,6 +26,8 @@ use tokio::net::TcpListener;
 
 /// How often health is re-checked against the database.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the reconciler looks for due operations (each has its own backoff on top).
+const RECONCILE_INTERVAL: Duration = Duration::from_millis(500);
 
 pub struct App {
     settings: Settings,
@@ -132,6 +134,8 @@ impl App {
         }
         let (health, health_service) = tonic_health::server::health_reporter();
         tokio::spawn(watch_health(self.store.clone(), health, self.background.wait()));
+        let reconcile = ReconcileOptions { settle_after: self.settings.server.provider_timeout * 2 };
+        tokio::spawn(reconcile_loop(self.service.clone(), reconcile, self.background.wait()));
         tokio::spawn(reap_keys(
             self.store.clone(),
             self.settings.idempotency.retention,
@@ -149,6 +153,7 @@ impl App {
             .max_encoding_message_size(limit.max(4 * 1024 * 1024));
         let grpc = tonic::transport::Server::builder()
             .concurrency_limit_per_connection(self.settings.server.max_concurrent_requests)
+            .layer(crate::grpc::layers::MessageLimitLayer::new(self.metrics.clone()))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(api)
@@ -202,6 +207,22 @@ async fn watch_health(
         reporter
             .set_service_status("paygate.v1.PaymentGateway", status)
             .await;
+    }
+}
+
+/// Settles unknown and crash-orphaned operations in the background (DESIGN.md §5).
+async fn reconcile_loop(service: PaymentService, opts: ReconcileOptions, stop: impl Future<Output = ()> + Send) {
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(RECONCILE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = service.reconcile_once(opts).await {
+            tracing::warn!(error = %e, "reconciliation pass failed");
+        }
     }
 }
 

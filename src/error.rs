@@ -76,6 +76,8 @@ pub enum AppError {
     ProviderUnavailable { provider: ProviderKind, reason: String },
     #[error("the database is unavailable; retry with the same key")]
     StoreUnavailable(String),
+    #[error("the request is larger than this server accepts")]
+    MessageTooLarge,
     #[error("missing or invalid API key")]
     Unauthenticated,
     #[error("internal error")]

@@ -42,7 +42,6 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "paygate failed");
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

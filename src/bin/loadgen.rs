@@ -1,1 +1,307 @@
-fn main() {}
+//! loadgen: measures a running paygate (DESIGN §12).
+//!
+//! It drives Authorize and Authorize+Capture through the mock provider, and
+//! `grpc.health.v1.Health/Check`, against the same server in the same run, one scenario after
+//! another, and prints requests/s and p50/p99/p999 latency for each. Health/Check is the bare
+//! transport, so "authorize p50 / health p50" is the service's own cost on this machine.
+//!
+//! ```text
+//! paygate serve &                                     # development mode: mock provider, no keys
+//! cargo run --release --bin loadgen -- --server-pid $! # closed loop, as fast as it goes
+//! cargo run --release --bin loadgen -- --rate 500 --scenario authorize --server-pid $!
+//! ```
+
+#[path = "loadgen/drive.rs"]
+mod drive;
+#[path = "loadgen/report.rs"]
+mod report;
+#[path = "loadgen/stats.rs"]
+mod stats;
+#[path = "loadgen/target.rs"]
+mod target;
+
+use anyhow::Context as _;
+use clap::Parser;
+use paygate::cli::call::BearerAuth;
+use report::{Memory, Row};
+use std::io::Write as _;
+use std::num::NonZeroU32;
+use std::process::ExitCode;
+use target::{Scenario, Target};
+use tokio::time::Duration;
+
+/// Drives paygate with Authorize, Authorize+Capture and Health/Check and reports
+/// requests/s and latency percentiles. Exits 1 if any request failed.
+#[derive(clap::Parser)]
+#[command(name = "loadgen")]
+struct Args {
+    /// gRPC endpoint of the paygate under test
+    #[arg(long, env = "PAYGATE_TARGET", default_value = "http://127.0.0.1:50051")]
+    target: String,
+    /// API key sent as `authorization: Bearer <key>` (omit in development mode)
+    // hide_env_values: otherwise `--help` would print the key taken from the environment.
+    #[arg(long, env = "PAYGATE_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Measured time per scenario: 10, 10s, 1500ms or 2m
+    #[arg(long, default_value = "10", value_parser = parse_window)]
+    duration: Duration,
+    /// Unmeasured load before each scenario's window (same syntax as --duration)
+    #[arg(long, default_value = "2", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Workers: the most requests in flight at once
+    #[arg(long, default_value_t = 32, value_parser = parse_positive)]
+    concurrency: usize,
+    /// Offered requests/s on a fixed schedule (open loop; Authorize+Capture pairs in that
+    /// scenario); 0 = closed loop, each worker sending as soon as it has an answer
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
+    /// Which scenario to run; all runs health, authorize, authorize-capture in that order
+    #[arg(long, value_enum, default_value_t = Which::All)]
+    scenario: Which,
+    /// HTTP/2 connections to spread the workers over [default: one per 8 workers]
+    #[arg(long, value_parser = parse_positive)]
+    connections: Option<usize>,
+    /// Report this process's resident memory (VmRSS, VmHWM from /proc/PID/status)
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Tokio worker threads for loadgen itself [default: one per CPU]
+    #[arg(long, value_parser = parse_positive)]
+    threads: Option<usize>,
+    /// Print a machine-readable JSON summary instead of the table
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Which {
+    All,
+    Health,
+    Authorize,
+    AuthorizeCapture,
+}
+
+impl Which {
+    fn scenarios(self) -> &'static [Scenario] {
+        match self {
+            Self::All => &[
+                Scenario::Health,
+                Scenario::Authorize,
+                Scenario::AuthorizeCapture,
+            ],
+            Self::Health => &[Scenario::Health],
+            Self::Authorize => &[Scenario::Authorize],
+            Self::AuthorizeCapture => &[Scenario::AuthorizeCapture],
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        builder.worker_threads(threads);
+    }
+    let result = builder
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")
+        .and_then(|runtime| runtime.block_on(run(args)));
+    result.unwrap_or_else(|e| {
+        eprintln!("loadgen: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let auth = BearerAuth::new(args.api_key.as_deref())?;
+    if let Some(pid) = args.server_pid {
+        // Fail before offering load rather than after it.
+        Memory::read(pid)?;
+    }
+    let connections = args.connections.unwrap_or(args.concurrency.div_ceil(8));
+    let targets = connect(&args.target, &auth, connections).await?;
+
+    let mode = NonZeroU32::new(args.rate).map_or_else(
+        || "closed loop".to_owned(),
+        |r| format!("open loop at {r} req/s"),
+    );
+    eprintln!(
+        "loadgen: {} with {} workers over {} connections, {mode}, {:?} per scenario after {:?} warm-up",
+        args.target, args.concurrency, connections, args.duration, args.warmup
+    );
+
+    let mut rows = Vec::new();
+    for &scenario in args.scenario.scenarios() {
+        eprintln!("loadgen: running {}", scenario.name());
+        let plan = drive::Plan {
+            scenario,
+            warmup: args.warmup,
+            duration: args.duration,
+            concurrency: args.concurrency,
+            rate: NonZeroU32::new(args.rate),
+        };
+        let samples = drive::run(plan, &targets).await?;
+        let server_rss = args.server_pid.and_then(|pid| Memory::read(pid).ok());
+        let (main_name, capture_name) = scenario.row_names();
+        if let Some(name) = capture_name {
+            let summary = samples.capture.summarize(args.duration);
+            rows.push(Row {
+                name,
+                summary,
+                server_rss,
+            });
+        }
+        let summary = samples.main.summarize(args.duration);
+        rows.push(Row {
+            name: main_name,
+            summary,
+            server_rss,
+        });
+    }
+
+    let memory = match args.server_pid.map(Memory::read).transpose() {
+        Ok(memory) => memory,
+        Err(e) => {
+            eprintln!("loadgen: {e:#}");
+            None
+        }
+    };
+    let output = if args.json {
+        let settings = report::Settings {
+            target: &args.target,
+            concurrency: args.concurrency,
+            connections,
+            rate: args.rate,
+            duration_s: args.duration.as_secs_f64(),
+            warmup_s: args.warmup.as_secs_f64(),
+        };
+        format!("{:#}\n", report::json(&settings, &rows, memory))
+    } else {
+        report::text(&rows, memory)
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(output.as_bytes())?;
+    stdout.flush()?;
+
+    let failed = rows.iter().any(|row| row.summary.error_total() > 0);
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Several connections, because one HTTP/2 connection is served by one task on the server and
+/// becomes the bottleneck long before the service does. One Health/Check on each proves the
+/// address and the server before the clock starts.
+async fn connect(address: &str, auth: &BearerAuth, count: usize) -> anyhow::Result<Vec<Target>> {
+    let mut targets = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut target = Target::connect(address, auth.clone())
+            .await
+            .with_context(|| format!("cannot connect to {address}"))?;
+        target
+            .check()
+            .await
+            .map_err(|code| anyhow::anyhow!("Health/Check on {address} failed: {code}"))?;
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
+/// `10` and `10s` are seconds; `ms` and `m` suffixes are accepted too.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration like 10, 10s, 500ms or 2m, got {text:?}"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        other => Err(format!("unknown duration unit {other:?} (use s, ms or m)")),
+    }
+}
+
+fn parse_window(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err("the measured duration must be more than zero".to_owned()),
+        window => Ok(window),
+    }
+}
+
+fn parse_positive(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "expected a whole number of at least 1, got {text:?}"
+        )),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_benchmark_plan() {
+        let args = Args::try_parse_from(["loadgen"]).unwrap();
+        assert_eq!(args.duration, Duration::from_secs(10));
+        assert_eq!(args.warmup, Duration::from_secs(2));
+        assert_eq!((args.concurrency, args.rate, args.json), (32, 0, false));
+        assert_eq!(args.scenario, Which::All);
+        assert_eq!(args.scenario.scenarios().len(), 3);
+    }
+
+    #[test]
+    fn flags_parse() {
+        let args = Args::try_parse_from([
+            "loadgen",
+            "--rate",
+            "500",
+            "--duration",
+            "30s",
+            "--warmup",
+            "500ms",
+            "--scenario",
+            "authorize-capture",
+            "--server-pid",
+            "42",
+            "--concurrency",
+            "64",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(args.rate, 500);
+        assert_eq!(args.duration, Duration::from_secs(30));
+        assert_eq!(args.warmup, Duration::from_millis(500));
+        assert_eq!(args.scenario.scenarios(), &[Scenario::AuthorizeCapture]);
+        assert_eq!(
+            (args.server_pid, args.concurrency, args.json),
+            (Some(42), 64, true)
+        );
+        assert!(Args::try_parse_from(["loadgen", "--concurrency", "0"]).is_err());
+        assert!(Args::try_parse_from(["loadgen", "--duration", "0s"]).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("10h").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("-1").is_err());
+    }
+}

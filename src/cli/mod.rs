@@ -21,6 +21,7 @@ pub struct Cli {
 }
 
 #[derive(clap::Subcommand, Debug)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum Command {
     /// Run the service: gRPC API and HTTP side port.
     Serve,

@@ -1,7 +1,8 @@
 //! The `paygate check-config` summary: what would run, in plain words, with every secret as `***`.
 
 use super::{
-    CmiCallbackReply, CmiSettings, MerchantSettings, MockSettings, PaypalSettings, PaypalVerification, Settings,
+    CmiCallbackReply, CmiSettings, MerchantSettings, MockSettings, PaypalSettings,
+    PaypalVerification, Settings,
 };
 use std::fmt::Write;
 
@@ -22,18 +23,34 @@ pub(super) fn describe(settings: &Settings) -> String {
     let _ = writeln!(out, "server:");
     let _ = writeln!(out, "  grpc_addr: {}", server.grpc_addr);
     let _ = writeln!(out, "  http_addr: {}", server.http_addr);
-    let base = server.public_base_url.as_ref().map_or_else(|| "(not set)".to_owned(), ToString::to_string);
+    let base = server
+        .public_base_url
+        .as_ref()
+        .map_or_else(|| "(not set)".to_owned(), ToString::to_string);
     let _ = writeln!(out, "  public_base_url: {base}");
-    let auth = if server.require_auth { "required (bearer API key)" } else { "OFF: any caller is accepted" };
+    let auth = if server.require_auth {
+        "required (bearer API key)"
+    } else {
+        "OFF: any caller is accepted"
+    };
     let _ = writeln!(out, "  caller authentication: {auth}");
     let _ = writeln!(
         out,
         "  limits: gRPC message {} bytes, webhook body {} bytes, {} concurrent requests",
         server.max_message_bytes, server.webhook_body_limit, server.max_concurrent_requests
     );
-    let _ = writeln!(out, "  provider_timeout: {} ms", server.provider_timeout.as_millis());
+    let _ = writeln!(
+        out,
+        "  provider_timeout: {} ms",
+        server.provider_timeout.as_millis()
+    );
     let _ = writeln!(out, "database: {}", settings.database.redacted_url());
-    let _ = writeln!(out, "log: filter {:?}, format {}", settings.log.filter, settings.log.format.as_str());
+    let _ = writeln!(
+        out,
+        "log: filter {:?}, format {}",
+        settings.log.filter,
+        settings.log.format.as_str()
+    );
     let _ = writeln!(
         out,
         "idempotency: keys kept {} h, reaped every {} s",
@@ -54,7 +71,11 @@ fn merchant_lines(out: &mut String, merchant: &MerchantSettings) {
     }
     for client in &merchant.clients {
         let prefix = hex::encode(client.api_key_sha256.get(..4).unwrap_or_default());
-        let _ = writeln!(out, "    client: {} (api_key_sha256 {prefix}...)", client.name);
+        let _ = writeln!(
+            out,
+            "    client: {} (api_key_sha256 {prefix}...)",
+            client.name
+        );
     }
     if let Some(mock) = &merchant.providers.mock {
         mock_line(out, mock);
@@ -68,9 +89,20 @@ fn merchant_lines(out: &mut String, merchant: &MerchantSettings) {
 }
 
 fn mock_line(out: &mut String, mock: &MockSettings) {
-    let target = mock.base_url.as_ref().map_or_else(|| "in-process mock processor".to_owned(), ToString::to_string);
-    let secrets: Vec<String> = mock.webhook_secrets.iter().map(ToString::to_string).collect();
-    let secrets = if secrets.is_empty() { "none".to_owned() } else { secrets.join(", ") };
+    let target = mock.base_url.as_ref().map_or_else(
+        || "in-process mock processor".to_owned(),
+        ToString::to_string,
+    );
+    let secrets: Vec<String> = mock
+        .webhook_secrets
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let secrets = if secrets.is_empty() {
+        "none".to_owned()
+    } else {
+        secrets.join(", ")
+    };
     let _ = writeln!(out, "    mock: {target}, webhook_secret {secrets}");
 }
 

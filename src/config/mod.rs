@@ -1,16 +1,18 @@
 //! Settings: the TOML config file plus `PAYGATE_*` overrides, checked once at start (DESIGN.md §10).
 //!
-//! Loading goes file → [`raw`] (serde shapes, unknown keys refused) → [`build`] (every value parsed
-//! into a typed setting, secrets resolved, every problem collected) → env overrides. Everything
-//! else in paygate receives a [`Settings`] that is already valid.
+//! Loading goes file → `raw` (serde shapes, unknown keys refused) → `build` and `merchants`
+//! (every value parsed by `values`, secrets resolved by `secret`, every problem collected with
+//! its key) → env overrides. The rest of paygate only ever sees a [`Settings`] that is valid.
 
 mod build;
 mod describe;
+mod merchants;
 mod raw;
 mod secret;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
+mod values;
 
 use crate::domain::MerchantId;
 use crate::domain::ProviderKind;
@@ -167,16 +169,28 @@ impl fmt::Display for Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("config file {}: cannot read: {error}", path.display())]
-    Read { path: PathBuf, error: std::io::Error },
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("config file {}: TOML syntax error at line {line}, column {column}: {message}", path.display())]
-    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// All problems found, one per line, so an operator fixes them in one pass.
     #[error("{}", join_lines(.0))]
     Invalid(Vec<Problem>),
 }
 
 fn join_lines(problems: &[Problem]) -> String {
-    problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("\n")
+    problems
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl FromStr for LogFormat {
@@ -220,7 +234,9 @@ impl DatabaseSettings {
 
 impl fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatabaseSettings").field("url", &self.redacted_url()).finish()
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.redacted_url())
+            .finish()
     }
 }
 
@@ -251,7 +267,10 @@ impl Settings {
 
     /// Same as [`Settings::load`], with an injected environment lookup, so tests never touch
     /// the process environment. An empty variable counts as unset (as with `${VAR:-default}`).
-    pub fn load_with_env(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
         let env_path = || build::env_var(env, "PAYGATE_CONFIG").map(PathBuf::from);
         let path = path.map(Path::to_path_buf).or_else(env_path);
         let mut problems = build::Problems::default();
@@ -259,8 +278,10 @@ impl Settings {
         let settings = match &path {
             None => Some(Self::development()),
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|error| ConfigError::Read { path: path.clone(), error })?;
+                let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+                    path: path.clone(),
+                    error,
+                })?;
                 let raw = raw::parse(path, &text, &mut problems)?;
                 raw.and_then(|raw| build::settings(raw, env, &mut problems))
             }
@@ -281,7 +302,10 @@ impl Settings {
                 id,
                 clients: Vec::new(),
                 providers: ProviderSettings {
-                    mock: Some(MockSettings { base_url: None, webhook_secrets: Vec::new() }),
+                    mock: Some(MockSettings {
+                        base_url: None,
+                        webhook_secrets: Vec::new(),
+                    }),
                     cmi: None,
                     paypal: None,
                 },
@@ -298,8 +322,13 @@ impl Settings {
                 max_concurrent_requests: build::DEFAULT_MAX_CONCURRENT_REQUESTS,
                 provider_timeout: build::DEFAULT_PROVIDER_TIMEOUT,
             },
-            database: DatabaseSettings { url: DEFAULT_DATABASE_URL.to_owned() },
-            log: LogSettings { filter: build::DEFAULT_LOG_FILTER.to_owned(), format: LogFormat::Pretty },
+            database: DatabaseSettings {
+                url: DEFAULT_DATABASE_URL.to_owned(),
+            },
+            log: LogSettings {
+                filter: build::DEFAULT_LOG_FILTER.to_owned(),
+                format: LogFormat::Pretty,
+            },
             idempotency: IdempotencySettings {
                 retention: build::DEFAULT_RETENTION,
                 reap_interval: build::DEFAULT_REAP_INTERVAL,

@@ -118,17 +118,37 @@ pub(super) struct RawPaypal {
 }
 
 /// Keys whose value is a literal secret: a type error on them must not echo the value.
-const SECRET_KEYS: [&str; 4] = ["store_key", "api_password", "client_secret", "webhook_secret"];
+const SECRET_KEYS: [&str; 4] = [
+    "store_key",
+    "api_password",
+    "client_secret",
+    "webhook_secret",
+];
 
 /// Parses the file's text. A syntax error is fatal (`Err`); a shape error (unknown key, wrong
 /// type, missing key) is recorded in `problems` with its key path and gives `Ok(None)`.
-pub(super) fn parse(path: &Path, text: &str, problems: &mut Problems) -> Result<Option<RawFile>, ConfigError> {
+pub(super) fn parse(
+    path: &Path,
+    text: &str,
+    problems: &mut Problems,
+) -> Result<Option<RawFile>, ConfigError> {
     let value = Toml::from_str::<figment::value::Value>(text).map_err(|err| {
         let start = err.span().map_or(0, |span| span.start);
         let before = text.get(..start).unwrap_or(text);
         let line = before.matches('\n').count().saturating_add(1);
-        let column = before.rsplit('\n').next().unwrap_or_default().chars().count().saturating_add(1);
-        ConfigError::Syntax { path: path.to_path_buf(), line, column, message: err.message().to_owned() }
+        let column = before
+            .rsplit('\n')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .count()
+            .saturating_add(1);
+        ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: err.message().to_owned(),
+        }
     })?;
     match value.deserialize::<RawFile>() {
         Ok(raw) => Ok(Some(raw)),
@@ -147,7 +167,11 @@ pub(super) fn parse(path: &Path, text: &str, problems: &mut Problems) -> Result<
 fn describe_shape_error(path: &[String], kind: Kind) -> (String, String) {
     let at = key_path(path);
     let child = |at: &str, field: &str| {
-        if path.last().is_some_and(|last| last == field) { at.to_owned() } else { child(at, field) }
+        if path.last().is_some_and(|last| last == field) {
+            at.to_owned()
+        } else {
+            child(at, field)
+        }
     };
     match kind {
         Kind::UnknownField(field, expected) => {
@@ -158,23 +182,47 @@ fn describe_shape_error(path: &[String], kind: Kind) -> (String, String) {
             };
             (child(&at, &field), message)
         }
+        Kind::UnknownVariant(found, expected) => (
+            at,
+            format!(
+                "unknown value {found:?} (expected one of: {})",
+                expected.join(", ")
+            ),
+        ),
         Kind::MissingField(field) => (child(&at, &field), "required key is missing".to_owned()),
         Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected)
-            if path.last().is_some_and(|last| SECRET_KEYS.contains(&last.as_str())) =>
+            if path
+                .last()
+                .is_some_and(|last| SECRET_KEYS.contains(&last.as_str())) =>
         {
             (at, format!("invalid value, expected {expected}"))
         }
-        other => (if at.is_empty() { "(top level)".to_owned() } else { at }, other.to_string()),
+        other => (
+            if at.is_empty() {
+                "(top level)".to_owned()
+            } else {
+                at
+            },
+            other.to_string(),
+        ),
     }
 }
 
 /// `["merchants", "0", "providers"]` → `merchants[0].providers`.
 fn key_path(path: &[String]) -> String {
     path.iter().fold(String::new(), |acc, segment| {
-        if segment.parse::<usize>().is_ok() { format!("{acc}[{segment}]") } else { child(&acc, segment) }
+        if segment.parse::<usize>().is_ok() {
+            format!("{acc}[{segment}]")
+        } else {
+            child(&acc, segment)
+        }
     })
 }
 
 fn child(parent: &str, key: &str) -> String {
-    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
 }

@@ -62,20 +62,30 @@ pub(super) fn resolve(
     .flatten()
     .collect();
     if let [first, second, ..] = given.as_slice() {
-        return Err(problem(first, format!("conflicts with {second}: give only one of them")));
+        return Err(problem(
+            first,
+            format!("conflicts with {second}: give only one of them"),
+        ));
     }
     let value = if let Some(value) = source.literal {
         non_empty(value, || problem(key, "the secret is empty".to_owned()))?
     } else if let Some(name) = source.env {
         let Some(value) = env(&name) else {
-            return Err(problem(&env_key, format!("environment variable {name} is not set")));
+            return Err(problem(
+                &env_key,
+                format!("environment variable {name} is not set"),
+            ));
         };
-        non_empty(value, || problem(&env_key, format!("environment variable {name} is empty")))?
+        non_empty(value, || {
+            problem(&env_key, format!("environment variable {name} is empty"))
+        })?
     } else if let Some(path) = source.file {
         let text = std::fs::read_to_string(&path)
             .map_err(|err| problem(&file_key, format!("cannot read {path}: {err}")))?;
         let value = text.trim_end_matches(['\n', '\r']).to_owned();
-        non_empty(value, || problem(&file_key, format!("file {path} is empty")))?
+        non_empty(value, || {
+            problem(&file_key, format!("file {path} is empty"))
+        })?
     } else {
         return Ok(None);
     };
@@ -83,7 +93,11 @@ pub(super) fn resolve(
 }
 
 fn non_empty(value: String, empty: impl FnOnce() -> Problem) -> Result<String, Problem> {
-    if value.is_empty() { Err(empty()) } else { Ok(value) }
+    if value.is_empty() {
+        Err(empty())
+    } else {
+        Ok(value)
+    }
 }
 
 /// Like [`resolve`], for a secret the provider cannot work without.
@@ -93,10 +107,17 @@ pub(super) fn require(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Secret, Problem> {
     let name = key.rsplit('.').next().unwrap_or(key);
-    resolve(key, source, env)?
-        .ok_or_else(|| problem(key, format!("required: set {name}_env, {name}_file or {name}")))
+    resolve(key, source, env)?.ok_or_else(|| {
+        problem(
+            key,
+            format!("required: set {name}_env, {name}_file or {name}"),
+        )
+    })
 }
 
 fn problem(key: &str, message: String) -> Problem {
-    Problem { key: key.to_owned(), message }
+    Problem {
+        key: key.to_owned(),
+        message,
+    }
 }

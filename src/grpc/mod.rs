@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod convert;
+pub mod layers;
 pub mod proto;
 pub mod status;
 

@@ -1,6 +1,6 @@
 //! The generated `paygate.v1` types and the descriptor set served by reflection.
 //! Generated types are used only inside `grpc/` (and by the CLI client and loadgen).
-#![allow(clippy::all, clippy::pedantic, missing_docs)]
+#![allow(clippy::all, clippy::pedantic, clippy::restriction, missing_docs)]
 
 tonic::include_proto!("paygate.v1");
 

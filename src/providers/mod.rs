@@ -59,6 +59,13 @@ impl AnyProvider {
             Self::Mock(c) => c.refund(p, op).await,
         }
     }
+
+    /// What the provider did under this operation's key; `None` if it never received it.
+    pub async fn status(&self, op: &Operation) -> Result<Option<Outcome>, ProviderError> {
+        match self {
+            Self::Mock(c) => c.status(op).await,
+        }
+    }
 }
 
 /// Which adapters each merchant has, built once from the config.

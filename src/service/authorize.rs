@@ -55,7 +55,7 @@ impl PaymentService {
             })?,
         };
         let payment = cmd.open_payment(merchant, Timestamp::now());
-        let claimed = match self.store.write(Write::OpenPayment { claim, payment }).await? {
+        let claimed = match self.store.write(Write::OpenPayment { claim, payment: Box::new(payment) }).await? {
             Written::Claimed(c) => c,
             other => return Err(unexpected(other)),
         };

@@ -26,10 +26,10 @@ pub(super) enum Claim {
 
 pub(super) fn resolve(claimed: Claimed, method: &'static str, metrics: &Metrics) -> Result<Claim, AppError> {
     match claimed {
-        Claimed::Started { payment, operation } => Ok(Claim::Run(payment, operation)),
+        Claimed::Started { payment, operation } => Ok(Claim::Run(*payment, operation)),
         Claimed::Replay(payment) => {
             metrics.idempotent_replay(method);
-            Ok(Claim::Replay(payment))
+            Ok(Claim::Replay(*payment))
         }
         Claimed::Reused => Err(AppError::KeyReused),
         Claimed::InUse => Err(AppError::KeyInUse),

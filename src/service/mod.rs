@@ -9,6 +9,9 @@ mod authorize;
 mod idempotency;
 mod operations;
 mod queries;
+mod reconcile;
+
+pub use reconcile::ReconcileOptions;
 
 use crate::domain::{MerchantId, Operation, OperationKind, Outcome, Failure, Payment, PaymentId, Timestamp};
 use crate::error::AppError;
@@ -86,7 +89,7 @@ impl PaymentService {
             status = payment.status.as_str(),
             "operation settled"
         );
-        Ok(payment)
+        Ok(*payment)
     }
 }
 

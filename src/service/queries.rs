@@ -11,9 +11,14 @@ impl PaymentService {
 
     /// A page and the id to resume after, if there may be more.
     pub async fn list(&self, merchant: &MerchantId, query: ListQuery) -> Result<(Vec<Payment>, Option<PaymentId>), AppError> {
-        let page = self.store.list(merchant, &query).await?;
-        let full = u32::try_from(page.len()).is_ok_and(|n| n == query.page_size);
-        let next = if full { page.last().map(|p| p.id) } else { None };
+        // Ask for one more than a page: if it exists there is a next page, so the last page
+        // never carries a token that leads to an empty one.
+        let wanted = usize::try_from(query.page_size).unwrap_or(usize::MAX);
+        let probe = ListQuery { page_size: query.page_size.saturating_add(1), ..query };
+        let mut page = self.store.list(merchant, &probe).await?;
+        let more = page.len() > wanted;
+        page.truncate(wanted);
+        let next = if more { page.last().map(|p| p.id) } else { None };
         Ok((page, next))
     }
 }

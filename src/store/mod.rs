@@ -64,9 +64,9 @@ pub struct KeyClaim {
 #[derive(Debug)]
 pub enum Claimed {
     /// The key is new: the operation was persisted PENDING and the caller may call the provider.
-    Started { payment: Payment, operation: OperationId },
+    Started { payment: Box<Payment>, operation: OperationId },
     /// The key was used before with the same parameters: here is the first response.
-    Replay(Payment),
+    Replay(Box<Payment>),
     /// The key was used before with other parameters.
     Reused,
     /// The first request with this key is still running.
@@ -77,7 +77,7 @@ pub enum Claimed {
 #[derive(Debug)]
 pub enum Write {
     /// Claims the key and inserts the new payment with its authorize operation PENDING.
-    OpenPayment { claim: KeyClaim, payment: Payment },
+    OpenPayment { claim: KeyClaim, payment: Box<Payment> },
     /// Claims the key, checks the domain rules and inserts a PENDING operation (reserving its amount).
     BeginOperation {
         claim: KeyClaim,
@@ -91,6 +91,8 @@ pub enum Write {
     /// Applies a provider outcome, appends the event, records the idempotent response.
     /// `release_key` forgets the key instead (nothing reached the provider: the caller may retry).
     Settle { payment_id: PaymentId, operation: OperationId, outcome: Outcome, release_key: bool, now: Timestamp },
+    /// Records a reconciliation attempt that settled nothing, and when to try again.
+    Defer { operation: OperationId, attempts: i64, next_attempt_at: Timestamp },
     /// Deletes idempotency keys created before `cutoff` whose request has finished.
     ReapKeys { cutoff: Timestamp },
 }
@@ -99,8 +101,18 @@ pub enum Write {
 #[derive(Debug)]
 pub enum Written {
     Claimed(Claimed),
-    Settled(Payment),
+    Settled(Box<Payment>),
     Reaped(u64),
+    Deferred,
+}
+
+/// An unsettled operation the reconciler should look at now.
+#[derive(Debug, Clone)]
+pub struct DueOperation {
+    pub merchant: MerchantId,
+    pub payment_id: PaymentId,
+    pub operation: OperationId,
+    pub attempts: i64,
 }
 
 /// The store, dispatching over backends. PostgreSQL slots in here as a second variant.
@@ -147,6 +159,20 @@ impl Store {
     pub async fn list(&self, merchant: &MerchantId, query: &ListQuery) -> Result<Vec<Payment>, StoreError> {
         match self {
             Self::Sqlite(s) => s.list(merchant, query).await,
+        }
+    }
+
+    /// Unsettled operations last touched before `settled_before` and due at `now`, oldest due first.
+    pub async fn due_operations(&self, settled_before: Timestamp, now: Timestamp, limit: u32) -> Result<Vec<DueOperation>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.due_operations(settled_before, now, limit).await,
+        }
+    }
+
+    /// How many operations are waiting for an outcome (the `paygate_operations_unresolved` gauge).
+    pub async fn count_unresolved(&self, settled_before: Timestamp) -> Result<i64, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.count_unresolved(settled_before).await,
         }
     }
 

@@ -75,7 +75,11 @@ impl MockApi {
     }
 
     /// `POST /v1/payments/{id}/void`
-    pub async fn void(&self, key: &str, payment_id: &str) -> Result<OperationObject, MockCallError> {
+    pub async fn void(
+        &self,
+        key: &str,
+        payment_id: &str,
+    ) -> Result<OperationObject, MockCallError> {
         let request = self
             .http
             .post(self.url(&["v1", "payments", payment_id, "void"]));
@@ -112,7 +116,9 @@ impl MockApi {
         let request = self.http.get(self.url(&["v1", "operations", key]));
         match call::<StatusResponse>(request).await {
             Ok(status) => Ok(Some(status)),
-            Err(MockCallError::Rejected { status: 404, code, .. }) if code == "not_found" => Ok(None),
+            Err(MockCallError::Rejected {
+                status: 404, code, ..
+            }) if code == "not_found" => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -149,9 +155,12 @@ async fn call<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, MockCal
     let response = request.send().await.map_err(send_error)?;
     let status = response.status();
     let status_error = response.error_for_status_ref().err();
-    let body = response.bytes().await.map_err(|error| MockCallError::Unknown {
-        reason: format!("reading the {status} answer failed: {}", chain(&error)),
-    })?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|error| MockCallError::Unknown {
+            reason: format!("reading the {status} answer failed: {}", chain(&error)),
+        })?;
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|error| MockCallError::Unknown {
             reason: format!("undecodable {status} answer: {error}"),
@@ -174,11 +183,7 @@ fn send_error(error: reqwest::Error) -> MockCallError {
 }
 
 /// Classifies a non-2xx answer.
-fn failure(
-    status: StatusCode,
-    body: &[u8],
-    status_error: Option<reqwest::Error>,
-) -> MockCallError {
+fn failure(status: StatusCode, body: &[u8], status_error: Option<reqwest::Error>) -> MockCallError {
     let error_body = serde_json::from_slice::<ErrorBody>(body).ok();
     match (error_body, status_error) {
         // The processor answers `unavailable` only before acting.

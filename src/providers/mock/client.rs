@@ -3,7 +3,7 @@
 use super::api::{MockApi, MockCallError};
 use super::wire::{AmountRequest, CreatePaymentRequest, OperationObject, OperationResult, PaymentObject, PaymentState};
 use crate::domain::{
-    AuthorizeCommand, CaptureMode, Failure, NextAction, Operation, Outcome, Payment, ProviderKind,
+    AuthorizeCommand, CaptureMode, Failure, NextAction, Operation, OperationKind, Outcome, Payment, ProviderKind,
 };
 use crate::providers::ProviderError;
 
@@ -44,6 +44,19 @@ impl MockClient {
         let reply = self.api.refund(&op.id.provider_key(), provider_id(p)?, &amount(op)).await;
         operation_outcome(op, reply)
     }
+
+    /// Asks the processor what it did under this operation's key. `None`: nothing at all,
+    /// so no money moved. Reading is always safe to repeat, unlike the calls it settles.
+    pub async fn status(&self, op: &Operation) -> Result<Option<Outcome>, ProviderError> {
+        let Some(found) = self.api.operation_status(&op.id.provider_key()).await.map_err(classify)? else {
+            return Ok(None);
+        };
+        match (op.kind, found.operation) {
+            (OperationKind::Authorize, _) => payment_outcome(op, found.payment).map(Some),
+            (_, Some(obj)) => operation_outcome(op, Ok(obj)).map(Some),
+            (_, None) => Err(unknown("status answer without the operation")),
+        }
+    }
 }
 
 fn amount(op: &Operation) -> AmountRequest {
@@ -64,7 +77,7 @@ fn classify(err: MockCallError) -> ProviderError {
         MockCallError::NotSent { source } => {
             ProviderError::NotSent { provider: ProviderKind::Mock, reason: source.to_string() }
         }
-        MockCallError::Rejected { status, code, .. } if status == 503 => {
+        MockCallError::Rejected { status: 503, code, .. } => {
             ProviderError::NotSent { provider: ProviderKind::Mock, reason: code }
         }
         MockCallError::Rejected { status, code, .. } => {

@@ -7,7 +7,7 @@ use sqlx::{Row, SqliteConnection};
 
 pub(super) async fn execute(conn: &mut SqliteConnection, job: Write) -> Result<Written, StoreError> {
     match job {
-        Write::OpenPayment { claim, payment } => open_payment(conn, claim, payment).await.map(Written::Claimed),
+        Write::OpenPayment { claim, payment } => open_payment(conn, claim, *payment).await.map(Written::Claimed),
         Write::BeginOperation { claim, payment_id, kind, amount, final_capture, caps, now } => {
             if let Some(found) = existing_claim(conn, &claim).await? {
                 return Ok(Written::Claimed(found));
@@ -22,7 +22,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: Write) -> Result<W
             payment.updated_at = now;
             insert_claim(conn, &claim, payment_id, op_id, now).await?;
             save(conn, &payment, Some(version)).await?;
-            Ok(Written::Claimed(Claimed::Started { payment, operation: op_id }))
+            Ok(Written::Claimed(Claimed::Started { payment: Box::new(payment), operation: op_id }))
         }
         Write::Settle { payment_id, operation, outcome, release_key, now } => {
             let (mut payment, version) = load(conn, payment_id).await?;
@@ -48,7 +48,16 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: Write) -> Result<W
                     .execute(&mut *conn)
                     .await?;
             }
-            Ok(Written::Settled(payment))
+            Ok(Written::Settled(Box::new(payment)))
+        }
+        Write::Defer { operation, attempts, next_attempt_at } => {
+            sqlx::query("UPDATE operations SET attempts = ?, next_attempt_at = ? WHERE id = ?")
+                .bind(attempts)
+                .bind(next_attempt_at.micros())
+                .bind(operation.to_string())
+                .execute(&mut *conn)
+                .await?;
+            Ok(Written::Deferred)
         }
         Write::ReapKeys { cutoff } => {
             let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ? AND response IS NOT NULL")
@@ -69,7 +78,7 @@ async fn open_payment(conn: &mut SqliteConnection, claim: KeyClaim, payment: Pay
     };
     insert_claim(conn, &claim, payment.id, auth, payment.created_at).await?;
     save(conn, &payment, None).await?;
-    Ok(Claimed::Started { payment, operation: auth })
+    Ok(Claimed::Started { payment: Box::new(payment), operation: auth })
 }
 
 /// Looks the key up. A stored response whose payment was PENDING is not replayed as is: the
@@ -94,9 +103,9 @@ async fn existing_claim(conn: &mut SqliteConnection, claim: &KeyClaim) -> Result
     let saved: Payment = serde_json::from_str(&response)?;
     if saved.status == PaymentStatus::Pending {
         let (current, _) = load(conn, saved.id).await?;
-        return Ok(Some(Claimed::Replay(current)));
+        return Ok(Some(Claimed::Replay(Box::new(current))));
     }
-    Ok(Some(Claimed::Replay(saved)))
+    Ok(Some(Claimed::Replay(Box::new(saved))))
 }
 
 async fn insert_claim(

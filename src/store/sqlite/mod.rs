@@ -9,8 +9,8 @@
 mod jobs;
 mod writer;
 
-use super::{StoreError, StoreOptions, Write, Written};
-use crate::domain::{ListQuery, MerchantId, Payment, PaymentId};
+use super::{DueOperation, StoreError, StoreOptions, Write, Written};
+use crate::domain::{ListQuery, MerchantId, OperationId, Payment, PaymentId, Timestamp};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Row};
 use std::str::FromStr;
@@ -92,6 +92,44 @@ impl SqliteStore {
         rows.iter()
             .map(|row| Ok(serde_json::from_str(row.try_get::<&str, _>(0)?)?))
             .collect()
+    }
+
+    pub(super) async fn due_operations(
+        &self,
+        settled_before: Timestamp,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<DueOperation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.payment_id, p.merchant_id, o.attempts FROM operations o \
+             JOIN payments p ON p.id = o.payment_id \
+             WHERE o.status IN ('pending', 'unknown') AND o.next_attempt_at <= ? AND o.updated_at <= ? \
+             ORDER BY o.next_attempt_at LIMIT ?",
+        )
+        .bind(now.micros())
+        .bind(settled_before.micros())
+        .bind(i64::from(limit))
+        .fetch_all(&self.inner.readers)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let bad = |what: &str| StoreError::Internal(format!("corrupt {what} in operations"));
+                Ok(DueOperation {
+                    operation: OperationId::parse(row.try_get(0)?).map_err(|_| bad("id"))?,
+                    payment_id: PaymentId::parse(row.try_get(1)?).map_err(|_| bad("payment_id"))?,
+                    merchant: MerchantId::parse(row.try_get(2)?).map_err(|_| bad("merchant_id"))?,
+                    attempts: row.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn count_unresolved(&self, settled_before: Timestamp) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM operations WHERE status IN ('pending', 'unknown') AND updated_at <= ?")
+            .bind(settled_before.micros())
+            .fetch_one(&self.inner.readers)
+            .await?;
+        Ok(row.try_get(0)?)
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {

@@ -65,8 +65,11 @@ pub(super) async fn put_faults(State(state): State<ProcessorState>, body: Bytes)
     let faults: Faults = match serde_json::from_slice(&body) {
         Ok(faults) => faults,
         Err(_) => {
-            return ApiError::bad_request("invalid_faults", "the body is not a valid Faults object")
-                .into_response();
+            return ApiError::bad_request(
+                "invalid_faults",
+                "the body is not a valid Faults object",
+            )
+            .into_response();
         }
     };
     if faults.error_rate_percent > 100 || faults.drop_rate_percent > 100 {

@@ -8,77 +8,12 @@ use std::collections::HashMap;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::rules::{TokenOutcome, token_outcome, validate_amount, validate_currency};
 use super::{ApiError, Reply};
 use crate::providers::mock::wire::{
     AmountRequest, CreatePaymentRequest, LedgerSummary, OperationKindWire, OperationObject,
     OperationResult, PaymentObject, PaymentState, StatusResponse,
 };
-
-/// Largest amount accepted, in minor units (keeps every sum far from `i64` overflow).
-const MAX_AMOUNT: i64 = 999_999_999_999;
-
-/// Token whose payment is applied but answered only after `timeout_delay_ms`.
-pub(super) const TOKEN_TIMEOUT: &str = "mock_timeout";
-
-/// What the card token says should happen to a new payment.
-enum TokenOutcome {
-    Approve,
-    Decline {
-        code: &'static str,
-        message: &'static str,
-    },
-    Redirect,
-    Unavailable,
-}
-
-fn token_outcome(token: &str) -> Result<TokenOutcome, ApiError> {
-    let outcome = match token {
-        "" | "mock_ok" | TOKEN_TIMEOUT => TokenOutcome::Approve,
-        "mock_decline" => TokenOutcome::Decline {
-            code: "card_declined",
-            message: "The card was declined.",
-        },
-        "mock_insufficient_funds" => TokenOutcome::Decline {
-            code: "insufficient_funds",
-            message: "The card has insufficient funds.",
-        },
-        "mock_expired_card" => TokenOutcome::Decline {
-            code: "expired_card",
-            message: "The card has expired.",
-        },
-        "mock_redirect" => TokenOutcome::Redirect,
-        "mock_unavailable" => TokenOutcome::Unavailable,
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_token",
-                "unknown card token",
-            ));
-        }
-    };
-    Ok(outcome)
-}
-
-fn validate_amount(amount: i64) -> Result<(), ApiError> {
-    if (1..=MAX_AMOUNT).contains(&amount) {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_amount",
-            "amount must be between 1 and 999999999999 minor units",
-        ))
-    }
-}
-
-fn validate_currency(currency: &str) -> Result<(), ApiError> {
-    if currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_currency",
-            "currency must be an ISO 4217 code of three uppercase letters",
-        ))
-    }
-}
 
 /// What was applied under an idempotency key, for `GET /v1/operations/{key}`.
 pub(super) struct Applied {
@@ -218,7 +153,9 @@ impl Ledger {
         let state_allows = payment.status == PaymentState::Authorized
             || (payment.status == PaymentState::Captured && capturable > 0);
         if !state_allows {
-            return Err(invalid_state("only an authorized, not fully captured payment can be captured"));
+            return Err(invalid_state(
+                "only an authorized, not fully captured payment can be captured",
+            ));
         }
         check_currency(payment, &req.currency)?;
         if req.amount > capturable {
@@ -229,18 +166,24 @@ impl Ledger {
         }
         payment.captured = payment.captured.saturating_add(req.amount);
         payment.status = PaymentState::Captured;
+        let currency = payment.currency.clone();
         self.captured_total = self.captured_total.saturating_add(req.amount);
-        Ok(self.record_operation(payment_id, OperationKindWire::Capture, req.amount))
+        Ok(self.record_operation(payment_id, OperationKindWire::Capture, req.amount, currency))
     }
 
-    pub(super) fn void(&mut self, payment_id: &str) -> Result<(OperationObject, Applied), ApiError> {
+    pub(super) fn void(
+        &mut self,
+        payment_id: &str,
+    ) -> Result<(OperationObject, Applied), ApiError> {
         let payment = self.payment_mut(payment_id)?;
         if payment.status != PaymentState::Authorized || payment.captured != 0 {
-            return Err(invalid_state("only an authorized, uncaptured payment can be voided"));
+            return Err(invalid_state(
+                "only an authorized, uncaptured payment can be voided",
+            ));
         }
         payment.status = PaymentState::Voided;
-        let released = payment.amount;
-        Ok(self.record_operation(payment_id, OperationKindWire::Void, released))
+        let (released, currency) = (payment.amount, payment.currency.clone());
+        Ok(self.record_operation(payment_id, OperationKindWire::Void, released, currency))
     }
 
     pub(super) fn refund(
@@ -262,8 +205,9 @@ impl Ledger {
             ));
         }
         payment.refunded = payment.refunded.saturating_add(req.amount);
+        let currency = payment.currency.clone();
         self.refunded_total = self.refunded_total.saturating_add(req.amount);
-        Ok(self.record_operation(payment_id, OperationKindWire::Refund, req.amount))
+        Ok(self.record_operation(payment_id, OperationKindWire::Refund, req.amount, currency))
     }
 
     /// The customer approved on the hosted page.
@@ -282,7 +226,11 @@ impl Ledger {
         let record = self.awaiting_action(payment_id)?;
         let mut payment = record.payment.clone();
         payment.redirect_url = None;
-        decline(&mut payment, "card_declined", "The customer declined the payment.");
+        decline(
+            &mut payment,
+            "card_declined",
+            "The customer declined the payment.",
+        );
         self.store(payment.clone());
         Ok(payment)
     }
@@ -344,7 +292,10 @@ impl Ledger {
     }
 
     fn awaiting_action(&self, payment_id: &str) -> Result<&PaymentRecord, ApiError> {
-        let record = self.payments.get(payment_id).ok_or_else(payment_not_found)?;
+        let record = self
+            .payments
+            .get(payment_id)
+            .ok_or_else(payment_not_found)?;
         if record.payment.status != PaymentState::RequiresAction {
             return Err(invalid_state("the payment is not awaiting customer action"));
         }
@@ -357,17 +308,14 @@ impl Ledger {
         }
     }
 
-    /// Stores a succeeded operation on a payment that exists (the caller just changed it).
+    /// Stores a succeeded operation on `payment_id` (the caller just changed that payment).
     fn record_operation(
         &mut self,
         payment_id: &str,
         kind: OperationKindWire,
         amount: i64,
+        currency: String,
     ) -> (OperationObject, Applied) {
-        let currency = self
-            .payment(payment_id)
-            .map(|payment| payment.currency.clone())
-            .unwrap_or_default();
         let operation = OperationObject {
             id: format!("op_{}", Uuid::now_v7().simple()),
             payment_id: payment_id.to_owned(),

@@ -1,12 +1,14 @@
 //! Mock card processor HTTP server: a stateful, in-memory processor the gateway calls over HTTP.
 //!
-//! Submodules: `ledger` (state and business rules), `routes` (the `/v1` API), `faults` (fault
-//! injection and its control endpoint) and `hosted` (the customer's approve/decline page).
+//! Submodules: `ledger` (state and transitions), `rules` (tokens and validation), `routes` (the
+//! `/v1` API), `faults` (fault injection and its control endpoint) and `hosted` (the customer's
+//! approve/decline page).
 
 mod faults;
 mod hosted;
 mod ledger;
 mod routes;
+mod rules;
 #[cfg(test)]
 mod tests;
 
@@ -94,7 +96,10 @@ pub fn router(state: ProcessorState) -> Router {
         .route("/pay/{id}/approve", post(hosted::approve))
         .route("/pay/{id}/decline", post(hosted::decline))
         .fallback(routes::no_route)
-        .layer(middleware::from_fn_with_state(state.clone(), faults::inject))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ))
         .with_state(state)
 }
 

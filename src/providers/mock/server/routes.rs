@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::ledger::{Outcome, TOKEN_TIMEOUT};
+use super::ledger::Outcome;
+use super::rules::TOKEN_TIMEOUT;
 use super::{ApiError, ProcessorState};
 use crate::providers::mock::wire::{AmountRequest, CreatePaymentRequest};
 
@@ -77,9 +78,8 @@ pub(super) async fn void(
         Err(error) => return error.into_response(),
     };
     let scope = format!("POST /v1/payments/{id}/void");
-    let outcome = state.with_ledger(|ledger| {
-        ledger.idempotent(&scope, &key, "", |ledger| ledger.void(&id))
-    });
+    let outcome =
+        state.with_ledger(|ledger| ledger.idempotent(&scope, &key, "", |ledger| ledger.void(&id)));
     respond("void", outcome)
 }
 
@@ -121,8 +121,11 @@ pub(super) async fn operation_status(
 ) -> Response {
     match state.with_ledger(|ledger| ledger.status(&key)) {
         Some(status) => Json(status).into_response(),
-        None => ApiError::not_found("not_found", "nothing was applied under this idempotency key")
-            .into_response(),
+        None => ApiError::not_found(
+            "not_found",
+            "nothing was applied under this idempotency key",
+        )
+        .into_response(),
     }
 }
 
@@ -144,11 +147,18 @@ fn respond(what: &'static str, outcome: Outcome) -> Response {
             reply.into_response()
         }
         Outcome::Replayed(reply) => {
-            tracing::debug!(operation = what, "mock processor replayed an idempotent request");
+            tracing::debug!(
+                operation = what,
+                "mock processor replayed an idempotent request"
+            );
             reply.into_response()
         }
         Outcome::Refused(error) => {
-            tracing::info!(operation = what, code = error.code, "mock processor refused a request");
+            tracing::info!(
+                operation = what,
+                code = error.code,
+                "mock processor refused a request"
+            );
             error.into_response()
         }
     }
@@ -174,7 +184,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
         .map(|value| value.to_str().map(str::trim))
         .transpose()
         .map_err(|_| {
-            ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be visible ASCII")
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be visible ASCII",
+            )
         })?
         .unwrap_or_default();
     if key.is_empty() {

@@ -35,12 +35,15 @@ CREATE TABLE operations (
     amount             INTEGER NOT NULL CHECK (amount > 0),
     -- The idempotency key paygate sent to the provider: unique, so no second money movement.
     provider_key       TEXT NOT NULL UNIQUE,
+    -- Reconciliation bookkeeping: how often we asked the provider, and when to ask next.
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at    INTEGER NOT NULL DEFAULT 0,
     created_at         INTEGER NOT NULL,
     updated_at         INTEGER NOT NULL
 );
 CREATE INDEX operations_by_payment ON operations (payment_id);
 -- The reconciler's work list: only unsettled operations.
-CREATE INDEX operations_open ON operations (updated_at) WHERE status IN ('pending', 'unknown');
+CREATE INDEX operations_open ON operations (next_attempt_at) WHERE status IN ('pending', 'unknown');
 
 CREATE TABLE idempotency_keys (
     merchant_id  TEXT NOT NULL,

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod faults;
+mod operations;
 mod payments;
 
 use std::time::Duration;
@@ -10,7 +11,7 @@ use reqwest::Url;
 use tokio::net::TcpListener;
 
 use super::{ProcessorState, serve};
-use crate::providers::mock::api::MockApi;
+use crate::providers::mock::api::{MockApi, MockCallError};
 use crate::providers::mock::wire::{AmountRequest, CreatePaymentRequest};
 
 /// A running processor plus clients for it.
@@ -55,5 +56,13 @@ fn eur(amount: i64) -> AmountRequest {
     AmountRequest {
         amount,
         currency: "EUR".to_owned(),
+    }
+}
+
+/// `(status, code)` of a `Rejected` error, `None` for anything else.
+fn rejected_code<T>(result: Result<T, MockCallError>) -> Option<(u16, String)> {
+    match result {
+        Err(MockCallError::Rejected { status, code, .. }) => Some((status, code)),
+        _ => None,
     }
 }

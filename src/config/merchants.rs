@@ -1,0 +1,182 @@
+//! The `[[merchants]]` entries: ids, API clients and per-merchant provider credentials (DESIGN.md §8).
+
+use super::build::{Env, Problems, built};
+use super::raw::{RawCmi, RawMerchant, RawMock, RawPaypal, RawProviders};
+use super::secret::{self, SecretSource};
+use super::values::{http_url, key_hash, non_empty, problem};
+use super::{
+    ClientSettings, CmiSettings, MerchantSettings, MockSettings, PaypalSettings, ProviderSettings,
+};
+use crate::domain::MerchantId;
+use std::collections::{HashMap, HashSet};
+
+/// Merchants in file order. A merchant with a problem is left out; the problem is recorded.
+pub(super) fn merchants(
+    raw: Vec<RawMerchant>,
+    require_auth: bool,
+    env: Env<'_>,
+    p: &mut Problems,
+) -> Vec<MerchantSettings> {
+    if raw.is_empty() {
+        p.push("merchants", "at least one [[merchants]] entry is required");
+    }
+    let mut ids: HashMap<MerchantId, String> = HashMap::new();
+    let mut key_hashes: HashMap<[u8; 32], String> = HashMap::new();
+    let mut out = Vec::new();
+    for (i, merchant) in raw.into_iter().enumerate() {
+        let at = format!("merchants[{i}]");
+        let id = p.check(MerchantId::parse(&merchant.id).map_err(|e| {
+            problem(
+                &format!("{at}.id"),
+                format!("invalid merchant id {:?}: {e}", merchant.id),
+            )
+        }));
+        if let Some(id) = &id
+            && let Some(first) = ids.insert(id.clone(), format!("{at}.id"))
+        {
+            p.push(
+                format!("{at}.id"),
+                format!("duplicate merchant id \"{id}\" (first at {first})"),
+            );
+        }
+        if require_auth && merchant.clients.is_empty() {
+            p.push(
+                format!("{at}.clients"),
+                "at least one client is required while server.require_auth is true",
+            );
+        }
+        let mut names = HashSet::new();
+        let mut clients = Vec::new();
+        for (j, client) in merchant.clients.into_iter().enumerate() {
+            let at = format!("{at}.clients[{j}]");
+            if client.name.trim().is_empty() {
+                p.push(format!("{at}.name"), "must not be empty");
+            } else if !names.insert(client.name.clone()) {
+                p.push(
+                    format!("{at}.name"),
+                    format!("duplicate client name {:?} in this merchant", client.name),
+                );
+            }
+            let Some(hash) = p.check(key_hash(
+                &format!("{at}.api_key_sha256"),
+                &client.api_key_sha256,
+            )) else {
+                continue;
+            };
+            if let Some(first) = key_hashes.insert(hash, format!("{at}.api_key_sha256")) {
+                let message = format!(
+                    "the same API key hash is already used by {first}; every client needs its own key"
+                );
+                p.push(format!("{at}.api_key_sha256"), message);
+            }
+            clients.push(ClientSettings {
+                name: client.name,
+                api_key_sha256: hash,
+            });
+        }
+        let providers = providers(&at, merchant.providers, env, p);
+        if let (Some(id), Some(providers)) = (id, providers) {
+            out.push(MerchantSettings {
+                id,
+                clients,
+                providers,
+            });
+        }
+    }
+    out
+}
+
+fn providers(
+    at: &str,
+    raw: RawProviders,
+    env: Env<'_>,
+    p: &mut Problems,
+) -> Option<ProviderSettings> {
+    let at = format!("{at}.providers");
+    if raw.mock.is_none() && raw.cmi.is_none() && raw.paypal.is_none() {
+        p.push(
+            at.as_str(),
+            "at least one provider is required: add [merchants.providers.mock], .cmi or .paypal",
+        );
+        return None;
+    }
+    let mock = raw.mock.map(|raw| mock(&format!("{at}.mock"), raw, env, p));
+    let cmi = raw.cmi.map(|raw| cmi(&format!("{at}.cmi"), raw, env, p));
+    let paypal = raw
+        .paypal
+        .map(|raw| paypal(&format!("{at}.paypal"), raw, env, p));
+    Some(ProviderSettings {
+        mock: built(mock)?,
+        cmi: built(cmi)?,
+        paypal: built(paypal)?,
+    })
+}
+
+fn mock(at: &str, raw: RawMock, env: Env<'_>, p: &mut Problems) -> Option<MockSettings> {
+    let base_url = raw
+        .base_url
+        .map(|text| p.check(http_url(&format!("{at}.base_url"), &text)));
+    let source = SecretSource {
+        literal: raw.webhook_secret,
+        env: raw.webhook_secret_env,
+        file: raw.webhook_secret_file,
+    };
+    let secret = p.check(secret::resolve(
+        &format!("{at}.webhook_secret"),
+        source,
+        env,
+    ));
+    Some(MockSettings {
+        base_url: built(base_url)?,
+        webhook_secrets: secret?.into_iter().collect(),
+    })
+}
+
+fn cmi(at: &str, raw: RawCmi, env: Env<'_>, p: &mut Problems) -> Option<CmiSettings> {
+    let client_id = p.check(non_empty(&format!("{at}.client_id"), raw.client_id));
+    let store_key = SecretSource {
+        literal: raw.store_key,
+        env: raw.store_key_env,
+        file: raw.store_key_file,
+    };
+    let store_key = p.check(secret::require(&format!("{at}.store_key"), store_key, env));
+    let api_user = p.check(non_empty(&format!("{at}.api_user"), raw.api_user));
+    let password = SecretSource {
+        literal: raw.api_password,
+        env: raw.api_password_env,
+        file: raw.api_password_file,
+    };
+    let api_password = p.check(secret::require(
+        &format!("{at}.api_password"),
+        password,
+        env,
+    ));
+    let base_url = p.check(http_url(&format!("{at}.base_url"), &raw.base_url));
+    Some(CmiSettings {
+        client_id: client_id?,
+        store_key: store_key?,
+        api_user: api_user?,
+        api_password: api_password?,
+        base_url: base_url?,
+        callback_reply: raw.callback_reply,
+    })
+}
+
+fn paypal(at: &str, raw: RawPaypal, env: Env<'_>, p: &mut Problems) -> Option<PaypalSettings> {
+    let client_id = p.check(non_empty(&format!("{at}.client_id"), raw.client_id));
+    let source = SecretSource {
+        literal: raw.client_secret,
+        env: raw.client_secret_env,
+        file: raw.client_secret_file,
+    };
+    let client_secret = p.check(secret::require(&format!("{at}.client_secret"), source, env));
+    let webhook_id = p.check(non_empty(&format!("{at}.webhook_id"), raw.webhook_id));
+    let base_url = p.check(http_url(&format!("{at}.base_url"), &raw.base_url));
+    Some(PaypalSettings {
+        client_id: client_id?,
+        client_secret: client_secret?,
+        webhook_id: webhook_id?,
+        base_url: base_url?,
+        webhook_verification: raw.webhook_verification,
+    })
+}

@@ -1,0 +1,101 @@
+//! The reconciler: settles operations whose outcome paygate does not know, by asking the
+//! provider what it did under the operation's key.
+//!
+//! Two kinds of operation end up here: UNKNOWN ones (sent, no usable answer) and PENDING ones
+//! left behind by a crash between "persisted" and "provider answered". It only looks at
+//! operations untouched for longer than any live request can take, so it never races the RPC
+//! that is still waiting for the same answer. It never guesses: what the provider cannot
+//! confirm is retried with backoff and, past its budget, flagged for an operator.
+
+use super::PaymentService;
+use crate::domain::{Failure, Outcome, Timestamp};
+use crate::error::AppError;
+use crate::store::{DueOperation, Write};
+use std::time::Duration;
+
+/// Work per pass: bounded so a backlog cannot monopolise the provider or the writer.
+const BATCH: u32 = 64;
+/// Backoff between attempts on one operation: 1 s doubling up to 5 minutes.
+const FIRST_RETRY_SECS: i64 = 1;
+const MAX_RETRY_SECS: i64 = 300;
+/// After this many attempts the operation is flagged (log + metric); it keeps being retried.
+const ATTEMPT_BUDGET: i64 = 20;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ReconcileOptions {
+    /// Only operations untouched this long are looked at (longer than any live provider call).
+    pub settle_after: Duration,
+}
+
+impl PaymentService {
+    /// One pass over due operations; returns how many were settled.
+    pub async fn reconcile_once(&self, opts: ReconcileOptions) -> Result<usize, AppError> {
+        let now = Timestamp::now();
+        let settle_after = i64::try_from(opts.settle_after.as_micros()).unwrap_or(i64::MAX);
+        let settled_before = Timestamp::from_micros(now.micros().saturating_sub(settle_after));
+        let due = self.store.due_operations(settled_before, now, BATCH).await?;
+        let mut settled = 0;
+        for item in due {
+            match self.reconcile_one(&item, now).await {
+                Ok(true) => settled += 1,
+                Ok(false) => self.defer(&item, now).await?,
+                Err(e) => {
+                    tracing::warn!(operation = %item.operation, error = %e, "reconciliation attempt failed");
+                    self.defer(&item, now).await?;
+                }
+            }
+        }
+        let unresolved = self.store.count_unresolved(settled_before).await?;
+        self.metrics.set_unresolved(unresolved);
+        Ok(settled)
+    }
+
+    /// Asks the provider and applies a final answer. `Ok(false)`: nothing final yet.
+    #[tracing::instrument(name = "reconcile", skip_all, fields(merchant = %item.merchant, payment_id = %item.payment_id, operation = %item.operation))]
+    async fn reconcile_one(&self, item: &DueOperation, now: Timestamp) -> Result<bool, AppError> {
+        let payment = self.store.payment(&item.merchant, item.payment_id).await?;
+        let Some(op) = payment.operation(item.operation).cloned() else {
+            return Err(AppError::Internal("due operation missing from its payment".into()));
+        };
+        let provider = self.provider(&item.merchant, &payment)?;
+        let outcome = match provider.status(&op).await {
+            Ok(Some(outcome @ (Outcome::Succeeded { .. } | Outcome::Declined(_) | Outcome::Failed(_)))) => outcome,
+            Ok(Some(Outcome::RequiresAction { .. } | Outcome::Unknown)) => return Ok(false),
+            // The provider has no trace of the key long after any request could have arrived:
+            // it never acted, so no money moved and the operation failed.
+            Ok(None) => Outcome::Failed(Failure::new(
+                "not_processed",
+                "the provider never received this operation; nothing was charged",
+            )),
+            Err(e) => {
+                tracing::info!(error = %e, "provider status not available yet");
+                return Ok(false);
+            }
+        };
+        let job = Write::Settle { payment_id: payment.id, operation: op.id, outcome, release_key: false, now };
+        self.store.write(job).await?;
+        tracing::info!(kind = op.kind.as_str(), "operation reconciled");
+        Ok(true)
+    }
+
+    async fn defer(&self, item: &DueOperation, now: Timestamp) -> Result<(), AppError> {
+        let attempts = item.attempts.saturating_add(1);
+        if attempts == ATTEMPT_BUDGET {
+            tracing::error!(
+                operation = %item.operation,
+                payment_id = %item.payment_id,
+                merchant = %item.merchant,
+                attempts,
+                "operation still unresolved past its reconciliation budget: operator attention needed"
+            );
+        }
+        let exp = u32::try_from(attempts.min(16)).unwrap_or(16);
+        let base = FIRST_RETRY_SECS.saturating_mul(2_i64.saturating_pow(exp)).min(MAX_RETRY_SECS);
+        // Jitter spreads retries of operations that failed together (a provider outage).
+        let jitter = rand::random_range(0..=base.max(1) * 250_000);
+        let next = now.plus_seconds(base).micros().saturating_add(jitter);
+        let job = Write::Defer { operation: item.operation, attempts, next_attempt_at: Timestamp::from_micros(next) };
+        self.store.write(job).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,26 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::as_conversions,
+    clippy::print_stdout
+)]
+//! Black-box tests: the real application wiring on port 0, a real SQLite file, the real HTTP
+//! mock processor, and the real binary for the crash test. One binary, one module per flow.
+
+mod helpers;
+
+mod auth;
+mod concurrency;
+mod crash;
+mod declines;
+mod durability;
+mod happy_path;
+mod idempotency;
+mod list;
+mod ops;
+mod shutdown;
+mod state_rules;
+mod unknown_outcome;
+mod validation;

@@ -1,0 +1,118 @@
+//! The operator surface: /healthz, /readyz, /metrics and gRPC server reflection.
+
+use crate::helpers::*;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_200() {
+    let app = TestApp::spawn().await;
+    let (status, _) = app.http_get("/healthz").await;
+    assert_eq!(status, 200);
+    let (status, _) = app.http_get("/readyz").await;
+    assert_eq!(status, 200);
+    let (status, _) = app.http_get("/no-such-page").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn metrics_count_grpc_calls_provider_calls_and_replays() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    let p = authorized(&mut client, "metrics-1", 10_000).await;
+    client
+        .authorize(authorize_req("metrics-1", 10_000, "MAD", ""))
+        .await
+        .expect("replay");
+    client
+        .authorize(authorize_req("metrics-2", 10_000, "MAD", "mock_decline"))
+        .await
+        .expect("decline");
+    client
+        .capture(capture_req("metrics-cap", &p.id, None))
+        .await
+        .expect("capture");
+    let _ = client
+        .get_payment(get_req("not-a-uuid"))
+        .await
+        .expect_err("invalid");
+
+    let text = app.metrics().await;
+    let count = |series: &str| metric_value(&text, series);
+    assert_eq!(
+        count("paygate_grpc_requests_total{method=\"Authorize\",code=\"OK\"}"),
+        3.0,
+        "{text}"
+    );
+    assert_eq!(
+        count("paygate_grpc_requests_total{method=\"Capture\",code=\"OK\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        count("paygate_grpc_requests_total{method=\"GetPayment\",code=\"INVALID_ARGUMENT\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        count(
+            "paygate_provider_requests_total{provider=\"mock\",operation=\"authorize\",outcome=\"succeeded\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        count(
+            "paygate_provider_requests_total{provider=\"mock\",operation=\"authorize\",outcome=\"declined\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        count(
+            "paygate_provider_requests_total{provider=\"mock\",operation=\"capture\",outcome=\"succeeded\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        count("paygate_idempotent_replays_total{method=\"Authorize\"}"),
+        1.0,
+        "{text}"
+    );
+    for name in [
+        "paygate_grpc_request_duration_seconds_bucket",
+        "paygate_provider_request_duration_seconds_count",
+        "# TYPE paygate_operations_unresolved gauge",
+    ] {
+        assert!(text.contains(name), "missing {name} in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn server_reflection_lists_the_payment_gateway_and_health_services() {
+    let app = TestApp::spawn().await;
+    let mut reflection = ServerReflectionClient::new(app.channel());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let answer = answers
+        .message()
+        .await
+        .expect("answer")
+        .expect("one answer");
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("unexpected reflection answer: {answer:?}");
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"paygate.v1.PaymentGateway"), "{names:?}");
+    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+}
