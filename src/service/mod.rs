@@ -83,7 +83,7 @@ impl PaymentService {
             tracing::warn!(operation = %op.id, %reason, "provider unreachable; nothing was sent");
             return Err(AppError::ProviderUnavailable { provider: provider.kind(), reason });
         }
-        tracing::info!(
+        tracing::debug!(
             payment_id = %payment.id,
             operation = op.kind.as_str(),
             status = payment.status.as_str(),

@@ -5,45 +5,77 @@ use crate::domain::{OperationId, Payment, PaymentId, PaymentStatus, Timestamp};
 use crate::store::{Claimed, KeyClaim, StoreError, Write, Written};
 use sqlx::{Row, SqliteConnection};
 
-pub(super) async fn execute(conn: &mut SqliteConnection, job: Write) -> Result<Written, StoreError> {
+/// Why a job failed, and whether it wrote anything first.
+pub(super) enum JobError {
+    /// Refused before any write (a domain rule, an unknown payment): the batch stays valid.
+    Clean(StoreError),
+    /// Failed after (or while) writing: the batch must be rolled back and its jobs re-run alone.
+    Dirty(StoreError),
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Dirty(e.into())
+    }
+}
+
+impl From<serde_json::Error> for JobError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Dirty(e.into())
+    }
+}
+
+/// Runs one job. Every refusal is decided before the job's first write, so most batches
+/// need no savepoints (each would cost two more round trips to SQLite's thread).
+pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<Written, JobError> {
     match job {
-        Write::OpenPayment { claim, payment } => open_payment(conn, claim, *payment).await.map(Written::Claimed),
+        Write::OpenPayment { claim, payment } => open_payment(conn, claim, payment).await.map(Written::Claimed),
         Write::BeginOperation { claim, payment_id, kind, amount, final_capture, caps, now } => {
-            if let Some(found) = existing_claim(conn, &claim).await? {
+            if let Some(found) = existing_claim(conn, claim).await? {
                 return Ok(Written::Claimed(found));
             }
-            let (mut payment, version) = load(conn, payment_id).await?;
+            let (mut payment, version) = load(conn, *payment_id).await?;
             if payment.merchant != claim.merchant {
-                return Err(StoreError::NotFound);
+                return Err(JobError::Clean(StoreError::NotFound));
             }
-            let op = payment.begin(kind, amount, final_capture, caps, now)?;
+            let op = payment
+                .begin(*kind, *amount, *final_capture, *caps, *now)
+                .map_err(|r| JobError::Clean(r.into()))?;
             let op_id = op.id;
             payment.operations.push(op);
-            payment.updated_at = now;
-            insert_claim(conn, &claim, payment_id, op_id, now).await?;
-            save(conn, &payment, Some(version)).await?;
+            payment.updated_at = *now;
+            if !insert_claim(conn, claim, *payment_id, op_id, *now).await? {
+                return Err(JobError::Dirty(StoreError::Internal("idempotency key appeared mid-job".into())));
+            }
+            save(conn, &payment, Some(version), op_id).await?;
             Ok(Written::Claimed(Claimed::Started { payment: Box::new(payment), operation: op_id }))
         }
         Write::Settle { payment_id, operation, outcome, release_key, now } => {
-            let (mut payment, version) = load(conn, payment_id).await?;
+            let (mut payment, version) = load(conn, *payment_id).await?;
             let before = payment.status;
-            if payment.settle(operation, outcome, now) {
-                save(conn, &payment, Some(version)).await?;
+            let mut doc = None;
+            if payment.settle(*operation, outcome.clone(), *now) {
+                let written = save(conn, &payment, Some(version), *operation).await?;
                 let succeeded = payment
-                    .operation(operation)
+                    .operation(*operation)
                     .is_some_and(|o| o.status == crate::domain::OperationStatus::Succeeded);
                 if payment.status != before || succeeded {
-                    append_event(conn, &payment, payment.status, now).await?;
+                    append_event(conn, &payment, &written, *now).await?;
                 }
+                doc = Some(written);
             }
-            if release_key {
+            if *release_key {
                 sqlx::query("DELETE FROM idempotency_keys WHERE operation_id = ?")
                     .bind(operation.to_string())
                     .execute(&mut *conn)
                     .await?;
             } else {
+                let doc = match doc {
+                    Some(d) => d,
+                    None => serde_json::to_string(&payment)?,
+                };
                 sqlx::query("UPDATE idempotency_keys SET response = ? WHERE operation_id = ? AND response IS NULL")
-                    .bind(serde_json::to_string(&payment)?)
+                    .bind(doc)
                     .bind(operation.to_string())
                     .execute(&mut *conn)
                     .await?;
@@ -69,21 +101,23 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: Write) -> Result<W
     }
 }
 
-async fn open_payment(conn: &mut SqliteConnection, claim: KeyClaim, payment: Payment) -> Result<Claimed, StoreError> {
-    if let Some(found) = existing_claim(conn, &claim).await? {
-        return Ok(found);
-    }
+async fn open_payment(conn: &mut SqliteConnection, claim: &KeyClaim, payment: &Payment) -> Result<Claimed, JobError> {
     let Some(auth) = payment.operations.first().map(|o| o.id) else {
-        return Err(StoreError::Internal("a new payment must carry its authorize operation".into()));
+        return Err(JobError::Clean(StoreError::Internal("a new payment must carry its authorize operation".into())));
     };
-    insert_claim(conn, &claim, payment.id, auth, payment.created_at).await?;
-    save(conn, &payment, None).await?;
-    Ok(Claimed::Started { payment: Box::new(payment), operation: auth })
+    // Insert first: a fresh key (the common case) costs one statement, a known one two.
+    if !insert_claim(conn, claim, payment.id, auth, payment.created_at).await? {
+        return existing_claim(conn, claim)
+            .await?
+            .ok_or_else(|| JobError::Dirty(StoreError::Internal("claimed key vanished".into())));
+    }
+    save(conn, payment, None, auth).await?;
+    Ok(Claimed::Started { payment: Box::new(payment.clone()), operation: auth })
 }
 
 /// Looks the key up. A stored response whose payment was PENDING is not replayed as is: the
 /// caller gets the payment as it stands now, since reconciliation may have settled it.
-async fn existing_claim(conn: &mut SqliteConnection, claim: &KeyClaim) -> Result<Option<Claimed>, StoreError> {
+async fn existing_claim(conn: &mut SqliteConnection, claim: &KeyClaim) -> Result<Option<Claimed>, JobError> {
     let row = sqlx::query(
         "SELECT fingerprint, response, payment_id FROM idempotency_keys WHERE merchant_id = ? AND method = ? AND key = ?",
     )
@@ -114,10 +148,10 @@ async fn insert_claim(
     payment: PaymentId,
     operation: OperationId,
     now: Timestamp,
-) -> Result<(), StoreError> {
-    sqlx::query(
+) -> Result<bool, JobError> {
+    let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (merchant_id, method, key, fingerprint, payment_id, operation_id, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
     )
     .bind(claim.merchant.as_str())
     .bind(claim.method)
@@ -127,23 +161,25 @@ async fn insert_claim(
     .bind(operation.to_string())
     .bind(now.micros())
     .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }
 
-async fn load(conn: &mut SqliteConnection, id: PaymentId) -> Result<(Payment, i64), StoreError> {
+async fn load(conn: &mut SqliteConnection, id: PaymentId) -> Result<(Payment, i64), JobError> {
     let row = sqlx::query("SELECT doc, version FROM payments WHERE id = ?")
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(JobError::Clean(StoreError::NotFound))?;
     let payment = serde_json::from_str(row.try_get::<&str, _>(0)?)?;
     Ok((payment, row.try_get(1)?))
 }
 
-/// Writes the payment document, its indexed columns and its operations. With `Some(version)`
-/// the update applies only if nobody changed the row since it was read.
-async fn save(conn: &mut SqliteConnection, p: &Payment, version: Option<i64>) -> Result<(), StoreError> {
+/// Writes the payment document, its indexed columns and the one operation that changed, and
+/// returns the document so callers reuse it. With `Some(version)` the update applies only if
+/// nobody changed the row since it was read.
+async fn save(conn: &mut SqliteConnection, p: &Payment, version: Option<i64>, changed: OperationId) -> Result<String, JobError> {
     let doc = serde_json::to_string(p)?;
     let id = p.id.to_string();
     match version {
@@ -186,11 +222,11 @@ async fn save(conn: &mut SqliteConnection, p: &Payment, version: Option<i64>) ->
             .await?
             .rows_affected();
             if moved != 1 {
-                return Err(StoreError::Internal(format!("payment {id} changed under the writer")));
+                return Err(JobError::Dirty(StoreError::Internal(format!("payment {id} changed under the writer"))));
             }
         }
     }
-    for op in &p.operations {
+    if let Some(op) = p.operation(changed) {
         sqlx::query(
             "INSERT INTO operations (id, payment_id, kind, status, amount, provider_key, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
@@ -208,20 +244,15 @@ async fn save(conn: &mut SqliteConnection, p: &Payment, version: Option<i64>) ->
         .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    Ok(doc)
 }
 
-async fn append_event(
-    conn: &mut SqliteConnection,
-    p: &Payment,
-    status: PaymentStatus,
-    now: Timestamp,
-) -> Result<(), StoreError> {
+async fn append_event(conn: &mut SqliteConnection, p: &Payment, doc: &str, now: Timestamp) -> Result<(), JobError> {
     sqlx::query("INSERT INTO events (merchant_id, payment_id, type, payment, occurred_at) VALUES (?, ?, ?, ?, ?)")
         .bind(p.merchant.as_str())
         .bind(p.id.to_string())
-        .bind(status.event_type())
-        .bind(serde_json::to_string(p)?)
+        .bind(p.status.event_type())
+        .bind(doc)
         .bind(now.micros())
         .execute(&mut *conn)
         .await?;

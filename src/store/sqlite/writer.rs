@@ -1,6 +1,6 @@
 //! The single writer task: batches queued jobs into one transaction (group commit).
 
-use super::jobs;
+use super::jobs::{self, JobError};
 use crate::store::{StoreError, Write, Written};
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
@@ -55,9 +55,14 @@ pub(super) async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>)
     }
 }
 
-/// Runs every job in its own savepoint inside one IMMEDIATE transaction, commits once, and
-/// only then replies. If the commit fails, every job in the batch reports the failure.
+/// Runs the batch in one IMMEDIATE transaction, commits once, and only then replies.
+///
+/// A job refused before writing (`Clean`) just reports its refusal. If a job fails after
+/// writing (`Dirty`), the whole batch is rolled back and every job re-runs alone, so one
+/// broken job cannot take its neighbours' writes down with it. If the commit fails, every
+/// job reports it: nothing was written.
 async fn commit_batch(conn: &mut SqliteConnection, batch: &mut Vec<(Write, Reply)>) {
+    tracing::trace!(jobs = batch.len(), "group commit");
     if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
         let err = StoreError::from(e);
         tracing::error!(error = %err, "cannot start a write transaction");
@@ -67,13 +72,23 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: &mut Vec<(Write, Reply
         return;
     }
     let mut results = Vec::with_capacity(batch.len());
-    for (job, reply) in batch.drain(..) {
-        let result = run_in_savepoint(conn, job).await;
-        results.push((result, reply));
+    for (job, _) in batch.iter() {
+        match jobs::execute(conn, job).await {
+            Ok(written) => results.push(Ok(written)),
+            Err(JobError::Clean(e)) => results.push(Err(e)),
+            Err(JobError::Dirty(e)) => {
+                tracing::warn!(error = %e, jobs = batch.len(), "a job failed mid-write; re-running the batch one job at a time");
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                for (job, reply) in batch.drain(..) {
+                    let _ = reply.send(run_alone(conn, &job).await);
+                }
+                return;
+            }
+        }
     }
     match sqlx::query("COMMIT").execute(&mut *conn).await {
         Ok(_) => {
-            for (result, reply) in results {
+            for ((_, reply), result) in batch.drain(..).zip(results) {
                 let _ = reply.send(result);
             }
         }
@@ -81,19 +96,24 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: &mut Vec<(Write, Reply
             let err = StoreError::from(e);
             tracing::error!(error = %err, "commit failed; the batch is rolled back");
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            for (_, reply) in results {
+            for (_, reply) in batch.drain(..) {
                 let _ = reply.send(Err(StoreError::Unavailable(format!("commit failed: {err}"))));
             }
         }
     }
 }
 
-async fn run_in_savepoint(conn: &mut SqliteConnection, job: Write) -> Result<Written, StoreError> {
-    sqlx::query("SAVEPOINT job").execute(&mut *conn).await?;
-    let result = jobs::execute(conn, job).await;
-    if result.is_err() {
-        sqlx::query("ROLLBACK TO job").execute(&mut *conn).await?;
+/// One job in its own transaction: the slow path after a batch had to be rolled back.
+async fn run_alone(conn: &mut SqliteConnection, job: &Write) -> Result<Written, StoreError> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    let result = match jobs::execute(conn, job).await {
+        Ok(written) => Ok(written),
+        Err(JobError::Clean(e) | JobError::Dirty(e)) => Err(e),
+    };
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    if let Err(e) = sqlx::query(end).execute(&mut *conn).await {
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        return Err(StoreError::Unavailable(format!("{end} failed: {e}")));
     }
-    sqlx::query("RELEASE job").execute(&mut *conn).await?;
     result
 }

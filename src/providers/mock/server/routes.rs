@@ -143,7 +143,7 @@ pub(super) async fn no_route() -> Response {
 fn respond(what: &'static str, outcome: Outcome) -> Response {
     match outcome {
         Outcome::Fresh(reply) => {
-            tracing::info!(operation = what, "mock processor applied a request");
+            tracing::debug!(operation = what, "mock processor applied a request");
             reply.into_response()
         }
         Outcome::Replayed(reply) => {
