@@ -10,6 +10,9 @@ pub(super) const QUEUE_DEPTH: usize = 4096;
 /// Bounds a transaction's size so one commit never holds replies back for long.
 const MAX_BATCH: usize = 256;
 
+/// A commit slower than this is logged: it is what callers see as a latency spike.
+const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(50);
+
 pub(super) type Reply = oneshot::Sender<Result<Written, StoreError>>;
 
 pub(super) enum Msg {
@@ -86,7 +89,13 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: &mut Vec<(Write, Reply
             }
         }
     }
-    match sqlx::query("COMMIT").execute(&mut *conn).await {
+    let committing = tokio::time::Instant::now();
+    let committed = sqlx::query("COMMIT").execute(&mut *conn).await;
+    let took = committing.elapsed();
+    if took > SLOW_COMMIT {
+        tracing::warn!(took_ms = took.as_millis(), jobs = results.len(), "slow commit (fsync or checkpoint)");
+    }
+    match committed {
         Ok(_) => {
             for ((_, reply), result) in batch.drain(..).zip(results) {
                 let _ = reply.send(result);
