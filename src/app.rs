@@ -47,18 +47,28 @@ pub struct App {
 impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         http_client::install_crypto_provider();
-        let store = Store::open(&StoreOptions { url: settings.database.url.clone(), busy_timeout: Duration::from_secs(5) })
-            .await
-            .context("opening the database")?;
+        let store = Store::open(&StoreOptions {
+            url: settings.database.url.clone(),
+            busy_timeout: Duration::from_secs(5),
+        })
+        .await
+        .context("opening the database")?;
         let metrics = Arc::new(Metrics::new());
         let background = Trigger::new();
-        let http = http_client::build(settings.server.provider_timeout).context("building the HTTP client")?;
+        let http = http_client::build(settings.server.provider_timeout)
+            .context("building the HTTP client")?;
 
-        let needs_local_mock = settings
-            .merchants
-            .iter()
-            .any(|m| m.providers.mock.as_ref().is_some_and(|mock| mock.base_url.is_none()));
-        let mock_processor = if needs_local_mock { Some(start_mock_processor(&background).await?) } else { None };
+        let needs_local_mock = settings.merchants.iter().any(|m| {
+            m.providers
+                .mock
+                .as_ref()
+                .is_some_and(|mock| mock.base_url.is_none())
+        });
+        let mock_processor = if needs_local_mock {
+            Some(start_mock_processor(&background).await?)
+        } else {
+            None
+        };
 
         let mut providers = Providers::default();
         for merchant in &settings.merchants {
@@ -68,7 +78,10 @@ impl App {
                     (None, Some(addr)) => reqwest::Url::parse(&format!("http://{addr}/"))?,
                     (None, None) => anyhow::bail!("mock processor expected but not started"),
                 };
-                providers.insert(merchant.id.clone(), AnyProvider::Mock(MockClient::new(MockApi::new(base, http.clone()))));
+                providers.insert(
+                    merchant.id.clone(),
+                    AnyProvider::Mock(MockClient::new(MockApi::new(base, http.clone()))),
+                );
             }
             if merchant.providers.cmi.is_some() || merchant.providers.paypal.is_some() {
                 tracing::warn!(merchant = %merchant.id, "CMI and PayPal adapters are not in this build yet; only the mock provider is enabled");
@@ -81,8 +94,11 @@ impl App {
                 keys.insert(client.api_key_sha256, merchant.id.clone());
             }
         }
-        let open_as: Option<MerchantId> =
-            if settings.server.require_auth { None } else { settings.merchants.first().map(|m| m.id.clone()) };
+        let open_as: Option<MerchantId> = if settings.server.require_auth {
+            None
+        } else {
+            settings.merchants.first().map(|m| m.id.clone())
+        };
         let auth = Arc::new(Authenticator::new(keys, open_as));
         let service = PaymentService::new(store.clone(), Arc::new(providers), metrics.clone());
 
@@ -123,7 +139,10 @@ impl App {
         self.mock_processor
     }
 
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let stop = Trigger::new();
         {
             let stop = stop.clone();
@@ -133,9 +152,19 @@ impl App {
             });
         }
         let (health, health_service) = tonic_health::server::health_reporter();
-        tokio::spawn(watch_health(self.store.clone(), health, self.background.wait()));
-        let reconcile = ReconcileOptions { settle_after: self.settings.server.provider_timeout * 2 };
-        tokio::spawn(reconcile_loop(self.service.clone(), reconcile, self.background.wait()));
+        tokio::spawn(watch_health(
+            self.store.clone(),
+            health,
+            self.background.wait(),
+        ));
+        let reconcile = ReconcileOptions {
+            settle_after: self.settings.server.provider_timeout * 2,
+        };
+        tokio::spawn(reconcile_loop(
+            self.service.clone(),
+            reconcile,
+            self.background.wait(),
+        ));
         tokio::spawn(reap_keys(
             self.store.clone(),
             self.settings.idempotency.retention,
@@ -148,17 +177,27 @@ impl App {
             .build_v1()
             .context("building reflection")?;
         let limit = self.settings.server.max_message_bytes;
-        let api = PaymentGatewayServer::new(Api::new(self.service.clone(), self.auth.clone(), self.metrics.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit.max(4 * 1024 * 1024));
+        let api = PaymentGatewayServer::new(Api::new(
+            self.service.clone(),
+            self.auth.clone(),
+            self.metrics.clone(),
+            stop.clone(),
+        ))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit.max(4 * 1024 * 1024));
         let grpc = tonic::transport::Server::builder()
             .concurrency_limit_per_connection(self.settings.server.max_concurrent_requests)
-            .layer(crate::grpc::layers::MessageLimitLayer::new(self.metrics.clone()))
+            .layer(crate::grpc::layers::MessageLimitLayer::new(
+                self.metrics.clone(),
+            ))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(api)
             .serve_with_incoming_shutdown(nodelay(self.grpc), stop.wait());
-        let router = crate::http::router(crate::http::HttpState { store: self.store.clone(), metrics: self.metrics.clone() });
+        let router = crate::http::router(crate::http::HttpState {
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+        });
         let http_listener = axum::serve::ListenerExt::tap_io(self.http, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
@@ -194,7 +233,9 @@ fn nodelay(
 }
 
 async fn start_mock_processor(stop: &Trigger) -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.context("binding the in-process mock processor")?;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the in-process mock processor")?;
     let addr = listener.local_addr()?;
     let state = mock_server::ProcessorState::new();
     let wait = stop.wait();
@@ -233,7 +274,11 @@ async fn watch_health(
 }
 
 /// Settles unknown and crash-orphaned operations in the background (DESIGN.md §5).
-async fn reconcile_loop(service: PaymentService, opts: ReconcileOptions, stop: impl Future<Output = ()> + Send) {
+async fn reconcile_loop(
+    service: PaymentService,
+    opts: ReconcileOptions,
+    stop: impl Future<Output = ()> + Send,
+) {
     tokio::pin!(stop);
     let mut tick = tokio::time::interval(RECONCILE_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -249,7 +294,12 @@ async fn reconcile_loop(service: PaymentService, opts: ReconcileOptions, stop: i
 }
 
 /// Forgets finished idempotency keys once they are older than the retention period.
-async fn reap_keys(store: Store, retention: Duration, every: Duration, stop: impl Future<Output = ()> + Send) {
+async fn reap_keys(
+    store: Store,
+    retention: Duration,
+    every: Duration,
+    stop: impl Future<Output = ()> + Send,
+) {
     tokio::pin!(stop);
     let mut tick = tokio::time::interval(every);
     loop {

@@ -19,11 +19,20 @@ pub struct FieldViolations(Vec<FieldViolation>);
 
 impl FieldViolations {
     pub fn add(&mut self, field: &str, reason: &'static str, description: impl Into<String>) {
-        self.0.push(FieldViolation { field: field.to_owned(), description: description.into(), reason });
+        self.0.push(FieldViolation {
+            field: field.to_owned(),
+            description: description.into(),
+            reason,
+        });
     }
 
     /// Keeps `Ok` values and records `Err`s under `field` with `reason`.
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, reason: &'static str, r: Result<T, E>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        reason: &'static str,
+        r: Result<T, E>,
+    ) -> Option<T> {
         match r {
             Ok(v) => Some(v),
             Err(e) => {
@@ -47,13 +56,21 @@ impl FieldViolations {
     }
 
     pub fn into_result(self) -> Result<(), AppError> {
-        if self.is_empty() { Ok(()) } else { Err(AppError::Invalid(self)) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Invalid(self))
+        }
     }
 }
 
 impl std::fmt::Display for FieldViolations {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|v| format!("{}: {}", v.field, v.description))
+            .collect();
         f.write_str(&parts.join("; "))
     }
 }
@@ -73,7 +90,10 @@ pub enum AppError {
     #[error("provider {0} is not enabled for this merchant")]
     ProviderNotEnabled(ProviderKind),
     #[error("provider {provider} is unavailable; nothing was charged, retry with the same key")]
-    ProviderUnavailable { provider: ProviderKind, reason: String },
+    ProviderUnavailable {
+        provider: ProviderKind,
+        reason: String,
+    },
     #[error("the database is unavailable; retry with the same key")]
     StoreUnavailable(String),
     #[error("the request is larger than this server accepts")]

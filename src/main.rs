@@ -55,5 +55,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.database.url
         );
     }
-    App::build(settings).await?.run_until_stopped(paygate::shutdown::signal()).await
+    App::build(settings)
+        .await?
+        .run_until_stopped(paygate::shutdown::signal())
+        .await
 }

@@ -64,38 +64,106 @@ impl Metrics {
         let grpc_requests = Family::<GrpcLabels, Counter>::default();
         let grpc_duration = HistogramFamily::<MethodLabel>::new_with_constructor(latency_histogram);
         let provider_requests = Family::<ProviderLabels, Counter>::default();
-        let provider_duration = HistogramFamily::<ProviderOpLabels>::new_with_constructor(latency_histogram);
+        let provider_duration =
+            HistogramFamily::<ProviderOpLabels>::new_with_constructor(latency_histogram);
         let webhooks = Family::<WebhookLabels, Counter>::default();
         let replays = Family::<MethodLabel, Counter>::default();
         let unresolved = Gauge::default();
         // prometheus-client appends `_total` to counters and the unit suffix itself.
-        registry.register("paygate_grpc_requests", "gRPC requests by method and status code", grpc_requests.clone());
-        registry.register("paygate_grpc_request_duration_seconds", "gRPC request latency", grpc_duration.clone());
-        registry.register("paygate_provider_requests", "Provider calls by outcome", provider_requests.clone());
-        registry.register("paygate_provider_request_duration_seconds", "Provider call latency", provider_duration.clone());
-        registry.register("paygate_webhooks", "Webhooks and callbacks received, by result", webhooks.clone());
-        registry.register("paygate_idempotent_replays", "Requests answered from a saved idempotent response", replays.clone());
-        registry.register("paygate_operations_unresolved", "Operations waiting for reconciliation", unresolved.clone());
-        Self { registry, grpc_requests, grpc_duration, provider_requests, provider_duration, webhooks, replays, unresolved }
+        registry.register(
+            "paygate_grpc_requests",
+            "gRPC requests by method and status code",
+            grpc_requests.clone(),
+        );
+        registry.register(
+            "paygate_grpc_request_duration_seconds",
+            "gRPC request latency",
+            grpc_duration.clone(),
+        );
+        registry.register(
+            "paygate_provider_requests",
+            "Provider calls by outcome",
+            provider_requests.clone(),
+        );
+        registry.register(
+            "paygate_provider_request_duration_seconds",
+            "Provider call latency",
+            provider_duration.clone(),
+        );
+        registry.register(
+            "paygate_webhooks",
+            "Webhooks and callbacks received, by result",
+            webhooks.clone(),
+        );
+        registry.register(
+            "paygate_idempotent_replays",
+            "Requests answered from a saved idempotent response",
+            replays.clone(),
+        );
+        registry.register(
+            "paygate_operations_unresolved",
+            "Operations waiting for reconciliation",
+            unresolved.clone(),
+        );
+        Self {
+            registry,
+            grpc_requests,
+            grpc_duration,
+            provider_requests,
+            provider_duration,
+            webhooks,
+            replays,
+            unresolved,
+        }
     }
 
     pub fn grpc_request(&self, method: &str, code: &str, took: Duration) {
-        let labels = GrpcLabels { method: method.to_owned(), code: code.to_owned() };
+        let labels = GrpcLabels {
+            method: method.to_owned(),
+            code: code.to_owned(),
+        };
         self.grpc_requests.get_or_create(&labels).inc();
-        self.grpc_duration.get_or_create(&MethodLabel { method: method.to_owned() }).observe(took.as_secs_f64());
+        self.grpc_duration
+            .get_or_create(&MethodLabel {
+                method: method.to_owned(),
+            })
+            .observe(took.as_secs_f64());
     }
 
-    pub fn provider_request(&self, provider: &'static str, operation: &'static str, outcome: &'static str, took: Duration) {
-        self.provider_requests.get_or_create(&ProviderLabels { provider, operation, outcome }).inc();
-        self.provider_duration.get_or_create(&ProviderOpLabels { provider, operation }).observe(took.as_secs_f64());
+    pub fn provider_request(
+        &self,
+        provider: &'static str,
+        operation: &'static str,
+        outcome: &'static str,
+        took: Duration,
+    ) {
+        self.provider_requests
+            .get_or_create(&ProviderLabels {
+                provider,
+                operation,
+                outcome,
+            })
+            .inc();
+        self.provider_duration
+            .get_or_create(&ProviderOpLabels {
+                provider,
+                operation,
+            })
+            .observe(took.as_secs_f64());
     }
 
     pub fn webhook(&self, provider: &'static str, result: &'static str) {
-        self.webhooks.get_or_create(&WebhookLabels { provider, result }).inc();
+        self.webhooks
+            .get_or_create(&WebhookLabels { provider, result })
+            .inc();
     }
 
     pub fn idempotent_replay(&self, method: &str) {
-        self.replays.get_or_create(&MethodLabel { method: method.to_owned() }).inc();
+        self.replays
+            .get_or_create(&MethodLabel {
+                method: method.to_owned(),
+            })
+            .inc();
     }
 
     pub fn set_unresolved(&self, n: i64) {
@@ -121,10 +189,17 @@ pub use crate::config::LogFormat;
 
 /// Installs the global tracing subscriber. Called once by `main`; tests skip it.
 pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(filter).map_err(|e| anyhow::anyhow!("invalid log filter {filter:?}: {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_new(filter)
+        .map_err(|e| anyhow::anyhow!("invalid log filter {filter:?}: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))

@@ -84,29 +84,8 @@ pub fn status_error(status: &tonic::Status) -> Value {
 }
 
 /// The canonical upper-case name of a gRPC code (`FAILED_PRECONDITION`), as other gRPC tools
-/// print it; tonic's `Display` gives a sentence instead.
-pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code;
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
+/// print it; the server's metric labels use the same function.
+pub use crate::grpc::status::code_name;
 
 /// `PAYMENT_STATUS_PARTIALLY_CAPTURED` → `partially_captured`.
 pub fn payment_status_name(status: proto::PaymentStatus) -> &'static str {

@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(clap::Parser, Debug)]
-#[command(name = "paygate", version, about = "Payment gateway adapter: gRPC in, CMI / PayPal / mock processor out")]
+#[command(
+    name = "paygate",
+    version,
+    about = "Payment gateway adapter: gRPC in, CMI / PayPal / mock processor out"
+)]
 pub struct Cli {
     /// Config file (TOML). Without one (and without PAYGATE_CONFIG), development mode.
     #[arg(long, global = true)]
@@ -55,7 +59,11 @@ pub fn check_config(settings: &Result<Settings, crate::config::ConfigError>) -> 
 }
 
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let store = Store::open(&StoreOptions { url: settings.database.url.clone(), busy_timeout: Duration::from_secs(5) }).await?;
+    let store = Store::open(&StoreOptions {
+        url: settings.database.url.clone(),
+        busy_timeout: Duration::from_secs(5),
+    })
+    .await?;
     store.close().await;
     tracing::info!(database = %crate::store::redact_url(&settings.database.url), "migrations applied");
     Ok(())
@@ -64,6 +72,11 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 pub async fn mock_processor(listen: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "mock processor listening");
-    crate::providers::mock::server::serve(listener, crate::providers::mock::server::ProcessorState::new(), crate::shutdown::signal()).await?;
+    crate::providers::mock::server::serve(
+        listener,
+        crate::providers::mock::server::ProcessorState::new(),
+        crate::shutdown::signal(),
+    )
+    .await?;
     Ok(())
 }

@@ -14,7 +14,9 @@ pub struct Currency(iso_currency::Currency);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CurrencyError {
-    #[error("currency {0:?} is not an ISO 4217 code (three upper-case letters, e.g. MAD, EUR, USD)")]
+    #[error(
+        "currency {0:?} is not an ISO 4217 code (three upper-case letters, e.g. MAD, EUR, USD)"
+    )]
     Malformed(String),
     #[error("currency {0:?} is not a supported ISO 4217 currency")]
     Unsupported(String),
@@ -100,7 +102,9 @@ mod tests {
 
     #[test]
     fn refuses_garbage_lowercase_and_non_currencies() {
-        for bad in ["", "mad", "Mad", "MA", "MADD", "M4D", "ZZZ", "XAU", "XTS", "XXX"] {
+        for bad in [
+            "", "mad", "Mad", "MA", "MADD", "M4D", "ZZZ", "XAU", "XTS", "XXX",
+        ] {
             assert!(Currency::parse(bad).is_err(), "{bad} must be refused");
         }
     }

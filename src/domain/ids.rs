@@ -77,8 +77,13 @@ pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     pub fn parse(text: &str) -> Result<Self, IdError> {
-        let ok = (1..=255).contains(&text.len()) && text.bytes().all(|b| (0x20..=0x7e).contains(&b));
-        if ok { Ok(Self(text.to_owned())) } else { Err(IdError::BadIdempotencyKey) }
+        let ok =
+            (1..=255).contains(&text.len()) && text.bytes().all(|b| (0x20..=0x7e).contains(&b));
+        if ok {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(IdError::BadIdempotencyKey)
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -92,8 +97,11 @@ pub struct MerchantId(String);
 impl MerchantId {
     pub fn parse(text: &str) -> Result<Self, IdError> {
         let mut bytes = text.bytes();
-        let first_ok = bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        let rest_ok = bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        let first_ok = bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let rest_ok =
+            bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if first_ok && rest_ok && text.len() <= 64 {
             Ok(Self(text.to_owned()))
         } else {
@@ -119,7 +127,12 @@ mod tests {
     fn payment_ids_round_trip_and_refuse_garbage() {
         let id = PaymentId::new();
         assert_eq!(PaymentId::parse(&id.to_string()), Ok(id));
-        for bad in ["", "not-a-uuid", "0190f5c42b6e7d3a9c1e5f2a8b7c6d4e", "{0190f5c4-2b6e-7d3a-9c1e-5f2a8b7c6d4e}"] {
+        for bad in [
+            "",
+            "not-a-uuid",
+            "0190f5c42b6e7d3a9c1e5f2a8b7c6d4e",
+            "{0190f5c4-2b6e-7d3a-9c1e-5f2a8b7c6d4e}",
+        ] {
             assert_eq!(PaymentId::parse(bad), Err(IdError::NotUuid), "{bad}");
         }
     }
@@ -128,7 +141,12 @@ mod tests {
     fn idempotency_keys_are_printable_ascii_up_to_255() {
         assert!(IdempotencyKey::parse("order-42 attempt 1").is_ok());
         assert!(IdempotencyKey::parse(&"k".repeat(255)).is_ok());
-        for bad in [String::new(), "k".repeat(256), "tab\there".into(), "é".into()] {
+        for bad in [
+            String::new(),
+            "k".repeat(256),
+            "tab\there".into(),
+            "é".into(),
+        ] {
             assert!(IdempotencyKey::parse(&bad).is_err(), "{bad:?}");
         }
     }

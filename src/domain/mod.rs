@@ -9,7 +9,9 @@ pub mod payment;
 pub mod provider;
 pub mod timestamp;
 
-pub use commands::{Address, AuthorizeCommand, CaptureCommand, Customer, ListQuery, RefundCommand, VoidCommand};
+pub use commands::{
+    Address, AuthorizeCommand, CaptureCommand, Customer, ListQuery, RefundCommand, VoidCommand,
+};
 pub use currency::{Currency, CurrencyError};
 pub use ids::{IdError, IdempotencyKey, MerchantId, OperationId, PaymentId};
 pub use money::{Money, MoneyError};

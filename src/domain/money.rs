@@ -77,7 +77,11 @@ impl Money {
     /// Parses a provider's or a person's decimal string ("100.50") exactly.
     pub fn parse_decimal(text: &str, currency: Currency) -> Result<Self, MoneyError> {
         let trimmed = text.trim();
-        if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
+        if trimmed.is_empty()
+            || !trimmed
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+        {
             return Err(MoneyError::NotDecimal(text.chars().take(32).collect()));
         }
         let value = Decimal::from_str_exact(trimmed).map_err(|e| match e {
@@ -109,10 +113,22 @@ mod tests {
 
     #[test]
     fn formats_with_the_currency_scale() {
-        assert_eq!(Money::new(10050, cur("MAD")).unwrap().to_decimal_string(), "100.50");
-        assert_eq!(Money::new(1500, cur("JPY")).unwrap().to_decimal_string(), "1500");
-        assert_eq!(Money::new(1, cur("KWD")).unwrap().to_decimal_string(), "0.001");
-        assert_eq!(Money::new(100, cur("EUR")).unwrap().to_decimal_string(), "1.00");
+        assert_eq!(
+            Money::new(10050, cur("MAD")).unwrap().to_decimal_string(),
+            "100.50"
+        );
+        assert_eq!(
+            Money::new(1500, cur("JPY")).unwrap().to_decimal_string(),
+            "1500"
+        );
+        assert_eq!(
+            Money::new(1, cur("KWD")).unwrap().to_decimal_string(),
+            "0.001"
+        );
+        assert_eq!(
+            Money::new(100, cur("EUR")).unwrap().to_decimal_string(),
+            "1.00"
+        );
     }
 
     #[test]
@@ -121,12 +137,30 @@ mod tests {
         assert_eq!(Money::parse_decimal("100.5", mad).unwrap().minor(), 10050);
         assert_eq!(Money::parse_decimal("100.500", mad).unwrap().minor(), 10050);
         assert_eq!(Money::parse_decimal("100", mad).unwrap().minor(), 10000);
-        assert!(matches!(Money::parse_decimal("100.505", mad), Err(MoneyError::TooPrecise(..))));
-        assert!(matches!(Money::parse_decimal("1.5", cur("JPY")), Err(MoneyError::TooPrecise(..))));
-        assert!(matches!(Money::parse_decimal("0", mad), Err(MoneyError::NotPositive(0))));
-        assert!(matches!(Money::parse_decimal("-1.00", mad), Err(MoneyError::NotPositive(_))));
-        assert!(matches!(Money::parse_decimal("1e3", mad), Err(MoneyError::NotDecimal(_))));
-        assert!(matches!(Money::parse_decimal("abc", mad), Err(MoneyError::NotDecimal(_))));
+        assert!(matches!(
+            Money::parse_decimal("100.505", mad),
+            Err(MoneyError::TooPrecise(..))
+        ));
+        assert!(matches!(
+            Money::parse_decimal("1.5", cur("JPY")),
+            Err(MoneyError::TooPrecise(..))
+        ));
+        assert!(matches!(
+            Money::parse_decimal("0", mad),
+            Err(MoneyError::NotPositive(0))
+        ));
+        assert!(matches!(
+            Money::parse_decimal("-1.00", mad),
+            Err(MoneyError::NotPositive(_))
+        ));
+        assert!(matches!(
+            Money::parse_decimal("1e3", mad),
+            Err(MoneyError::NotDecimal(_))
+        ));
+        assert!(matches!(
+            Money::parse_decimal("abc", mad),
+            Err(MoneyError::NotDecimal(_))
+        ));
         assert!(matches!(
             Money::parse_decimal("99999999999999999999.00", mad),
             Err(MoneyError::OutOfRange(_))

@@ -55,9 +55,15 @@ impl OperationStatus {
         }
     }
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Pending, Self::Succeeded, Self::Declined, Self::Failed, Self::Unknown]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [
+            Self::Pending,
+            Self::Succeeded,
+            Self::Declined,
+            Self::Failed,
+            Self::Unknown,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
     /// Still holds its amount against the payment (a capture or refund in flight).
     pub fn is_open(self) -> bool {
@@ -79,7 +85,11 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(code: &str, message: &str) -> Self {
-        Self { code: code.to_owned(), message: message.to_owned(), ..Self::default() }
+        Self {
+            code: code.to_owned(),
+            message: message.to_owned(),
+            ..Self::default()
+        }
     }
 }
 

@@ -68,7 +68,9 @@ impl PaymentStatus {
             S::Authorized => matches!(op, Op::Capture | Op::Void),
             S::PartiallyCaptured => matches!(op, Op::Capture | Op::Refund),
             S::Captured | S::PartiallyRefunded => op == Op::Refund,
-            S::RequiresAction | S::Pending | S::Refunded | S::Voided | S::Declined | S::Failed => false,
+            S::RequiresAction | S::Pending | S::Refunded | S::Voided | S::Declined | S::Failed => {
+                false
+            }
         }
     }
 
@@ -102,7 +104,9 @@ impl CaptureMode {
         }
     }
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Manual, Self::Automatic].into_iter().find(|m| m.as_str() == text)
+        [Self::Manual, Self::Automatic]
+            .into_iter()
+            .find(|m| m.as_str() == text)
     }
 }
 
@@ -110,16 +114,26 @@ impl CaptureMode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NextAction {
-    Redirect { url: String },
-    FormPost { url: String, fields: BTreeMap<String, String> },
+    Redirect {
+        url: String,
+    },
+    FormPost {
+        url: String,
+        fields: BTreeMap<String, String>,
+    },
 }
 
 /// What the provider said about one operation, in paygate's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Succeeded { provider_reference: Option<String> },
+    Succeeded {
+        provider_reference: Option<String>,
+    },
     /// The customer must act on the provider's page first (authorize only).
-    RequiresAction { next_action: NextAction, provider_reference: Option<String> },
+    RequiresAction {
+        next_action: NextAction,
+        provider_reference: Option<String>,
+    },
     Declined(Failure),
     Failed(Failure),
     /// Sent, no usable answer: reconcile later.
@@ -130,15 +144,30 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("a {status} payment cannot be {}", verb(*.op))]
-    InvalidState { status: &'static str, op: OperationKind },
+    InvalidState {
+        status: &'static str,
+        op: OperationKind,
+    },
     #[error("amount {requested} exceeds the capturable amount {available}")]
-    ExceedsCapturable { requested: String, available: String },
+    ExceedsCapturable {
+        requested: String,
+        available: String,
+    },
     #[error("amount {requested} exceeds the refundable amount {available}")]
-    ExceedsRefundable { requested: String, available: String },
+    ExceedsRefundable {
+        requested: String,
+        available: String,
+    },
     #[error("currency {requested} does not match the payment's currency {payment}")]
-    CurrencyMismatch { requested: &'static str, payment: &'static str },
+    CurrencyMismatch {
+        requested: &'static str,
+        payment: &'static str,
+    },
     #[error("{provider} does not support {what}")]
-    NotSupported { provider: &'static str, what: &'static str },
+    NotSupported {
+        provider: &'static str,
+        what: &'static str,
+    },
 }
 
 fn verb(op: OperationKind) -> &'static str {
@@ -185,12 +214,16 @@ impl Payment {
     }
 
     fn has(&self, kind: OperationKind, status: OperationStatus) -> bool {
-        self.operations.iter().any(|o| o.kind == kind && o.status == status)
+        self.operations
+            .iter()
+            .any(|o| o.kind == kind && o.status == status)
     }
 
     fn capture_closed(&self) -> bool {
         self.operations.iter().any(|o| {
-            o.kind == OperationKind::Capture && o.status == OperationStatus::Succeeded && o.final_capture
+            o.kind == OperationKind::Capture
+                && o.status == OperationStatus::Succeeded
+                && o.final_capture
         })
     }
 
@@ -232,7 +265,10 @@ impl Payment {
             });
         }
         let in_flight_void = self.has(OperationKind::Void, OperationStatus::Pending);
-        let invalid = || Refusal::InvalidState { status: self.status.as_str(), op: kind };
+        let invalid = || Refusal::InvalidState {
+            status: self.status.as_str(),
+            op: kind,
+        };
         if !self.status.allows(kind) || in_flight_void {
             return Err(invalid());
         }
@@ -243,19 +279,31 @@ impl Payment {
                 let available = self.capturable();
                 let want = requested.map_or(available, Money::minor);
                 if available <= 0 || want > available {
-                    return Err(Refusal::ExceedsCapturable { requested: fmt(want), available: fmt(available.max(0)) });
+                    return Err(Refusal::ExceedsCapturable {
+                        requested: fmt(want),
+                        available: fmt(available.max(0)),
+                    });
                 }
                 if want < self.amount.minor() - self.captured && !caps.partial_capture {
-                    return Err(Refusal::NotSupported { provider, what: "partial capture" });
+                    return Err(Refusal::NotSupported {
+                        provider,
+                        what: "partial capture",
+                    });
                 }
                 if self.captured > 0 && !caps.multiple_captures {
-                    return Err(Refusal::NotSupported { provider, what: "several captures" });
+                    return Err(Refusal::NotSupported {
+                        provider,
+                        what: "several captures",
+                    });
                 }
                 want
             }
             OperationKind::Void => {
                 if !caps.void {
-                    return Err(Refusal::NotSupported { provider, what: "void" });
+                    return Err(Refusal::NotSupported {
+                        provider,
+                        what: "void",
+                    });
                 }
                 if self.captured > 0 || self.sum_open(OperationKind::Capture) > 0 {
                     return Err(invalid());
@@ -266,19 +314,31 @@ impl Payment {
                 let available = self.refundable();
                 let want = requested.map_or(available, Money::minor);
                 if available <= 0 || want > available {
-                    return Err(Refusal::ExceedsRefundable { requested: fmt(want), available: fmt(available.max(0)) });
+                    return Err(Refusal::ExceedsRefundable {
+                        requested: fmt(want),
+                        available: fmt(available.max(0)),
+                    });
                 }
                 if want < self.captured - self.refunded && !caps.partial_refund {
-                    return Err(Refusal::NotSupported { provider, what: "partial refund" });
+                    return Err(Refusal::NotSupported {
+                        provider,
+                        what: "partial refund",
+                    });
                 }
                 if self.refunded > 0 && !caps.multiple_refunds {
-                    return Err(Refusal::NotSupported { provider, what: "several refunds" });
+                    return Err(Refusal::NotSupported {
+                        provider,
+                        what: "several refunds",
+                    });
                 }
                 want
             }
         };
-        let amount = Money::new(amount, self.amount.currency())
-            .map_err(|_| Refusal::ExceedsCapturable { requested: fmt(amount), available: fmt(0) })?;
+        let amount =
+            Money::new(amount, self.amount.currency()).map_err(|_| Refusal::ExceedsCapturable {
+                requested: fmt(amount),
+                available: fmt(0),
+            })?;
         let final_capture = kind == OperationKind::Capture && final_capture;
         Ok(Operation::new(kind, amount, final_capture, now))
     }
@@ -293,12 +353,16 @@ impl Payment {
         let Some(op) = self.operations.iter_mut().find(|o| o.id == op_id) else {
             return false;
         };
-        let waiting_for_customer = op.kind == OperationKind::Authorize && self.next_action.is_some();
+        let waiting_for_customer =
+            op.kind == OperationKind::Authorize && self.next_action.is_some();
         let settled = !op.status.is_open();
-        if settled || (matches!(outcome, Outcome::Unknown) && op.status == OperationStatus::Unknown) {
+        if settled || (matches!(outcome, Outcome::Unknown) && op.status == OperationStatus::Unknown)
+        {
             return false;
         }
-        if matches!(outcome, Outcome::RequiresAction { .. }) && (op.kind != OperationKind::Authorize || waiting_for_customer) {
+        if matches!(outcome, Outcome::RequiresAction { .. })
+            && (op.kind != OperationKind::Authorize || waiting_for_customer)
+        {
             return false;
         }
         op.updated_at = now;
@@ -327,7 +391,10 @@ impl Payment {
                 }
                 self.failure = None;
             }
-            Outcome::RequiresAction { next_action, provider_reference } => {
+            Outcome::RequiresAction {
+                next_action,
+                provider_reference,
+            } => {
                 self.next_action = Some(next_action);
                 if provider_reference.is_some() {
                     op.provider_reference.clone_from(&provider_reference);
@@ -360,14 +427,25 @@ impl Payment {
     /// The status the operations and totals imply. Every case is named: adding a status or an
     /// operation status fails to compile here until someone decides what it means.
     pub fn derive_status(&self) -> PaymentStatus {
-        if self.operations.iter().any(|o| o.status == OperationStatus::Unknown) {
+        if self
+            .operations
+            .iter()
+            .any(|o| o.status == OperationStatus::Unknown)
+        {
             return PaymentStatus::Pending;
         }
-        let auth = self.operations.iter().find(|o| o.kind == OperationKind::Authorize);
+        let auth = self
+            .operations
+            .iter()
+            .find(|o| o.kind == OperationKind::Authorize);
         match auth.map(|o| o.status) {
             None => PaymentStatus::Pending,
             Some(OperationStatus::Pending | OperationStatus::Unknown) => {
-                if self.next_action.is_some() { PaymentStatus::RequiresAction } else { PaymentStatus::Pending }
+                if self.next_action.is_some() {
+                    PaymentStatus::RequiresAction
+                } else {
+                    PaymentStatus::Pending
+                }
             }
             Some(OperationStatus::Declined) => PaymentStatus::Declined,
             Some(OperationStatus::Failed) => PaymentStatus::Failed,
@@ -375,7 +453,11 @@ impl Payment {
                 if self.has(OperationKind::Void, OperationStatus::Succeeded) {
                     PaymentStatus::Voided
                 } else if self.refunded > 0 {
-                    if self.refunded >= self.captured { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded }
+                    if self.refunded >= self.captured {
+                        PaymentStatus::Refunded
+                    } else {
+                        PaymentStatus::PartiallyRefunded
+                    }
                 } else if self.captured > 0 {
                     if self.captured >= self.amount.minor() || self.capture_closed() {
                         PaymentStatus::Captured
@@ -390,8 +472,10 @@ impl Payment {
     }
 
     fn fmt_minor(&self, minor: i64) -> String {
-        Money::new(minor, self.amount.currency())
-            .map_or_else(|_| format!("0 {}", self.amount.currency()), |m| m.to_string())
+        Money::new(minor, self.amount.currency()).map_or_else(
+            |_| format!("0 {}", self.amount.currency()),
+            |m| m.to_string(),
+        )
     }
 }
 

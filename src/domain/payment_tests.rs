@@ -44,12 +44,23 @@ fn payment(amount: i64, mode: CaptureMode) -> Payment {
 fn authorized(amount: i64) -> Payment {
     let mut p = payment(amount, CaptureMode::Manual);
     let id = p.operations[0].id;
-    assert!(p.settle(id, Outcome::Succeeded { provider_reference: Some("mp_1".into()) }, t()));
+    assert!(p.settle(
+        id,
+        Outcome::Succeeded {
+            provider_reference: Some("mp_1".into())
+        },
+        t()
+    ));
     p
 }
 
 /// Begins and settles one operation, returning the payment's status.
-fn run(p: &mut Payment, kind: OperationKind, amount: Option<i64>, outcome: Outcome) -> Result<PaymentStatus, Refusal> {
+fn run(
+    p: &mut Payment,
+    kind: OperationKind,
+    amount: Option<i64>,
+    outcome: Outcome,
+) -> Result<PaymentStatus, Refusal> {
     let op = p.begin(kind, amount.map(mad), false, ALL, t())?;
     let id = op.id;
     p.operations.push(op);
@@ -58,12 +69,17 @@ fn run(p: &mut Payment, kind: OperationKind, amount: Option<i64>, outcome: Outco
 }
 
 fn ok() -> Outcome {
-    Outcome::Succeeded { provider_reference: None }
+    Outcome::Succeeded {
+        provider_reference: None,
+    }
 }
 
 #[test]
 fn new_payment_is_pending_until_the_provider_answers() {
-    assert_eq!(payment(100, CaptureMode::Manual).derive_status(), PaymentStatus::Pending);
+    assert_eq!(
+        payment(100, CaptureMode::Manual).derive_status(),
+        PaymentStatus::Pending
+    );
 }
 
 #[test]
@@ -77,17 +93,31 @@ fn automatic_capture_lands_in_captured() {
 #[test]
 fn happy_path_partial_captures_then_refunds() {
     let mut p = authorized(10_000);
-    assert_eq!(run(&mut p, OperationKind::Capture, Some(4_000), ok()), Ok(PaymentStatus::PartiallyCaptured));
-    assert_eq!(run(&mut p, OperationKind::Capture, Some(6_000), ok()), Ok(PaymentStatus::Captured));
-    assert_eq!(run(&mut p, OperationKind::Refund, Some(2_500), ok()), Ok(PaymentStatus::PartiallyRefunded));
-    assert_eq!(run(&mut p, OperationKind::Refund, None, ok()), Ok(PaymentStatus::Refunded));
+    assert_eq!(
+        run(&mut p, OperationKind::Capture, Some(4_000), ok()),
+        Ok(PaymentStatus::PartiallyCaptured)
+    );
+    assert_eq!(
+        run(&mut p, OperationKind::Capture, Some(6_000), ok()),
+        Ok(PaymentStatus::Captured)
+    );
+    assert_eq!(
+        run(&mut p, OperationKind::Refund, Some(2_500), ok()),
+        Ok(PaymentStatus::PartiallyRefunded)
+    );
+    assert_eq!(
+        run(&mut p, OperationKind::Refund, None, ok()),
+        Ok(PaymentStatus::Refunded)
+    );
     assert_eq!((p.captured, p.refunded), (10_000, 10_000));
 }
 
 #[test]
 fn final_capture_closes_capturing() {
     let mut p = authorized(10_000);
-    let op = p.begin(OperationKind::Capture, Some(mad(3_000)), true, ALL, t()).unwrap();
+    let op = p
+        .begin(OperationKind::Capture, Some(mad(3_000)), true, ALL, t())
+        .unwrap();
     let id = op.id;
     p.operations.push(op);
     p.settle(id, ok(), t());
@@ -101,19 +131,38 @@ fn final_capture_closes_capturing() {
 #[test]
 fn void_only_before_capture_and_nothing_after_void() {
     let mut p = authorized(100);
-    assert_eq!(run(&mut p, OperationKind::Void, None, ok()), Ok(PaymentStatus::Voided));
-    for kind in [OperationKind::Capture, OperationKind::Refund, OperationKind::Void] {
-        assert!(matches!(p.begin(kind, None, false, ALL, t()), Err(Refusal::InvalidState { .. })), "{kind:?}");
+    assert_eq!(
+        run(&mut p, OperationKind::Void, None, ok()),
+        Ok(PaymentStatus::Voided)
+    );
+    for kind in [
+        OperationKind::Capture,
+        OperationKind::Refund,
+        OperationKind::Void,
+    ] {
+        assert!(
+            matches!(
+                p.begin(kind, None, false, ALL, t()),
+                Err(Refusal::InvalidState { .. })
+            ),
+            "{kind:?}"
+        );
     }
     let mut q = authorized(100);
     run(&mut q, OperationKind::Capture, Some(10), ok()).unwrap();
-    assert!(matches!(q.begin(OperationKind::Void, None, false, ALL, t()), Err(Refusal::InvalidState { .. })));
+    assert!(matches!(
+        q.begin(OperationKind::Void, None, false, ALL, t()),
+        Err(Refusal::InvalidState { .. })
+    ));
 }
 
 #[test]
 fn refund_before_capture_is_invalid_state() {
     let p = authorized(100);
-    assert!(matches!(p.begin(OperationKind::Refund, None, false, ALL, t()), Err(Refusal::InvalidState { .. })));
+    assert!(matches!(
+        p.begin(OperationKind::Refund, None, false, ALL, t()),
+        Err(Refusal::InvalidState { .. })
+    ));
 }
 
 #[test]
@@ -134,13 +183,18 @@ fn amounts_beyond_the_balance_are_refused() {
 fn in_flight_refunds_reserve_their_amount() {
     let mut p = authorized(100);
     run(&mut p, OperationKind::Capture, None, ok()).unwrap();
-    let first = p.begin(OperationKind::Refund, Some(mad(70)), false, ALL, t()).unwrap();
+    let first = p
+        .begin(OperationKind::Refund, Some(mad(70)), false, ALL, t())
+        .unwrap();
     p.operations.push(first);
     assert!(matches!(
         p.begin(OperationKind::Refund, Some(mad(31)), false, ALL, t()),
         Err(Refusal::ExceedsRefundable { .. })
     ));
-    assert!(p.begin(OperationKind::Refund, Some(mad(30)), false, ALL, t()).is_ok());
+    assert!(
+        p.begin(OperationKind::Refund, Some(mad(30)), false, ALL, t())
+            .is_ok()
+    );
 }
 
 #[test]
@@ -148,7 +202,10 @@ fn a_failed_refund_releases_its_reservation() {
     let mut p = authorized(100);
     run(&mut p, OperationKind::Capture, None, ok()).unwrap();
     let failed = Outcome::Failed(Failure::new("processing_error", "no"));
-    assert_eq!(run(&mut p, OperationKind::Refund, Some(100), failed), Ok(PaymentStatus::Captured));
+    assert_eq!(
+        run(&mut p, OperationKind::Refund, Some(100), failed),
+        Ok(PaymentStatus::Captured)
+    );
     assert_eq!(p.refundable(), 100);
 }
 
@@ -165,22 +222,43 @@ fn currency_mismatch_is_refused() {
 #[test]
 fn unsupported_operations_are_declared_by_the_provider() {
     let p = authorized(100);
-    let caps = Capabilities { partial_capture: false, void: false, ..ALL };
-    assert!(matches!(p.begin(OperationKind::Capture, Some(mad(50)), false, caps, t()), Err(Refusal::NotSupported { .. })));
-    assert!(matches!(p.begin(OperationKind::Void, None, false, caps, t()), Err(Refusal::NotSupported { .. })));
-    assert!(p.begin(OperationKind::Capture, None, false, caps, t()).is_ok());
+    let caps = Capabilities {
+        partial_capture: false,
+        void: false,
+        ..ALL
+    };
+    assert!(matches!(
+        p.begin(OperationKind::Capture, Some(mad(50)), false, caps, t()),
+        Err(Refusal::NotSupported { .. })
+    ));
+    assert!(matches!(
+        p.begin(OperationKind::Void, None, false, caps, t()),
+        Err(Refusal::NotSupported { .. })
+    ));
+    assert!(
+        p.begin(OperationKind::Capture, None, false, caps, t())
+            .is_ok()
+    );
 }
 
 #[test]
 fn decline_and_failure_are_terminal() {
     let mut p = payment(100, CaptureMode::Manual);
     let id = p.operations[0].id;
-    p.settle(id, Outcome::Declined(Failure::new("card_declined", "declined")), t());
+    p.settle(
+        id,
+        Outcome::Declined(Failure::new("card_declined", "declined")),
+        t(),
+    );
     assert_eq!(p.status, PaymentStatus::Declined);
     // A late success for the same operation does not move it backwards.
     assert!(!p.settle(id, ok(), t()));
     assert_eq!(p.status, PaymentStatus::Declined);
-    for kind in [OperationKind::Capture, OperationKind::Void, OperationKind::Refund] {
+    for kind in [
+        OperationKind::Capture,
+        OperationKind::Void,
+        OperationKind::Refund,
+    ] {
         assert!(p.begin(kind, None, false, ALL, t()).is_err());
     }
 }
@@ -188,8 +266,14 @@ fn decline_and_failure_are_terminal() {
 #[test]
 fn unknown_outcome_is_pending_until_settled() {
     let mut p = authorized(100);
-    assert_eq!(run(&mut p, OperationKind::Capture, Some(100), Outcome::Unknown), Ok(PaymentStatus::Pending));
-    assert!(p.begin(OperationKind::Refund, None, false, ALL, t()).is_err());
+    assert_eq!(
+        run(&mut p, OperationKind::Capture, Some(100), Outcome::Unknown),
+        Ok(PaymentStatus::Pending)
+    );
+    assert!(
+        p.begin(OperationKind::Refund, None, false, ALL, t())
+            .is_err()
+    );
     let id = p.operations[1].id;
     assert!(p.settle(id, ok(), t()));
     assert_eq!(p.status, PaymentStatus::Captured);
@@ -199,11 +283,23 @@ fn unknown_outcome_is_pending_until_settled() {
 fn requires_action_then_approval() {
     let mut p = payment(100, CaptureMode::Manual);
     let id = p.operations[0].id;
-    let next = NextAction::Redirect { url: "https://pay.example/x".into() };
-    p.settle(id, Outcome::RequiresAction { next_action: next, provider_reference: Some("mp_1".into()) }, t());
+    let next = NextAction::Redirect {
+        url: "https://pay.example/x".into(),
+    };
+    p.settle(
+        id,
+        Outcome::RequiresAction {
+            next_action: next,
+            provider_reference: Some("mp_1".into()),
+        },
+        t(),
+    );
     assert_eq!(p.status, PaymentStatus::RequiresAction);
     p.settle(id, ok(), t());
-    assert_eq!((p.status, p.next_action.is_none()), (PaymentStatus::Authorized, true));
+    assert_eq!(
+        (p.status, p.next_action.is_none()),
+        (PaymentStatus::Authorized, true)
+    );
 }
 
 #[test]

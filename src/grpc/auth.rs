@@ -17,14 +17,20 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(by_key_hash: HashMap<[u8; 32], MerchantId>, open_as: Option<MerchantId>) -> Self {
-        Self { by_key_hash, open_as }
+        Self {
+            by_key_hash,
+            open_as,
+        }
     }
 
     pub fn merchant(&self, metadata: &MetadataMap) -> Result<MerchantId, AppError> {
         if let Some(merchant) = &self.open_as {
             return Ok(merchant.clone());
         }
-        let header = metadata.get("authorization").and_then(|v| v.to_str().ok()).ok_or(AppError::Unauthenticated)?;
+        let header = metadata
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .ok_or(AppError::Unauthenticated)?;
         let key = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
@@ -32,6 +38,9 @@ impl Authenticator {
             .filter(|k| !k.is_empty())
             .ok_or(AppError::Unauthenticated)?;
         let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-        self.by_key_hash.get(&hash).cloned().ok_or(AppError::Unauthenticated)
+        self.by_key_hash
+            .get(&hash)
+            .cloned()
+            .ok_or(AppError::Unauthenticated)
     }
 }

@@ -3,9 +3,9 @@
 
 use super::proto as pb;
 use crate::domain::{
-    Address, AuthorizeCommand, CaptureCommand, CaptureMode, Currency, Customer, Failure, IdempotencyKey, ListQuery,
-    Money, NextAction, Operation, OperationKind, OperationStatus, Payment, PaymentId, PaymentStatus, ProviderKind,
-    RefundCommand, Timestamp, VoidCommand,
+    Address, AuthorizeCommand, CaptureCommand, CaptureMode, Currency, Customer, Failure,
+    IdempotencyKey, ListQuery, Money, NextAction, Operation, OperationKind, OperationStatus,
+    Payment, PaymentId, PaymentStatus, ProviderKind, RefundCommand, Timestamp, VoidCommand,
 };
 use crate::error::{AppError, FieldViolations};
 use std::collections::BTreeMap;
@@ -21,10 +21,18 @@ const MAX_PAGE_SIZE: u32 = 500;
 impl FieldViolations {
     fn key(&mut self, text: &str) -> Option<IdempotencyKey> {
         if text.is_empty() {
-            self.add("idempotency_key", "IDEMPOTENCY_KEY_REQUIRED", "an idempotency key is required");
+            self.add(
+                "idempotency_key",
+                "IDEMPOTENCY_KEY_REQUIRED",
+                "an idempotency key is required",
+            );
             return None;
         }
-        self.check("idempotency_key", "INVALID_FIELD", IdempotencyKey::parse(text))
+        self.check(
+            "idempotency_key",
+            "INVALID_FIELD",
+            IdempotencyKey::parse(text),
+        )
     }
 
     fn payment_id(&mut self, text: &str) -> Option<PaymentId> {
@@ -32,7 +40,12 @@ impl FieldViolations {
     }
 
     /// Money is required where `required`; a present amount must be positive and in a known currency.
-    fn money(&mut self, field: &str, m: Option<&pb::Money>, required: bool) -> Option<Option<Money>> {
+    fn money(
+        &mut self,
+        field: &str,
+        m: Option<&pb::Money>,
+        required: bool,
+    ) -> Option<Option<Money>> {
         let Some(m) = m else {
             if required {
                 self.add(field, "INVALID_AMOUNT", "an amount is required");
@@ -40,8 +53,17 @@ impl FieldViolations {
             }
             return Some(None);
         };
-        let currency = self.check(&format!("{field}.currency"), "UNSUPPORTED_CURRENCY", Currency::parse(&m.currency))?;
-        self.check(&format!("{field}.minor_units"), "INVALID_AMOUNT", Money::new(m.minor_units, currency)).map(Some)
+        let currency = self.check(
+            &format!("{field}.currency"),
+            "UNSUPPORTED_CURRENCY",
+            Currency::parse(&m.currency),
+        )?;
+        self.check(
+            &format!("{field}.minor_units"),
+            "INVALID_AMOUNT",
+            Money::new(m.minor_units, currency),
+        )
+        .map(Some)
     }
 
     fn text(&mut self, field: &str, value: &str, max: usize) -> String {
@@ -58,9 +80,19 @@ impl FieldViolations {
             return None;
         }
         match reqwest::Url::parse(value) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() && value.len() <= 2048 => Some(value.to_owned()),
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https")
+                    && u.has_host()
+                    && value.len() <= 2048 =>
+            {
+                Some(value.to_owned())
+            }
             _ => {
-                self.add(field, "INVALID_FIELD", "must be an absolute http(s) URL of at most 2048 bytes");
+                self.add(
+                    field,
+                    "INVALID_FIELD",
+                    "must be an absolute http(s) URL of at most 2048 bytes",
+                );
                 None
             }
         }
@@ -73,7 +105,11 @@ impl TryFrom<pb::AuthorizeRequest> for AuthorizeCommand {
     fn try_from(req: pb::AuthorizeRequest) -> Result<Self, AppError> {
         let mut bad = FieldViolations::default();
         let key = bad.key(&req.idempotency_key);
-        let provider = bad.check("provider", "UNKNOWN_PROVIDER", req.provider.parse::<ProviderKind>());
+        let provider = bad.check(
+            "provider",
+            "UNKNOWN_PROVIDER",
+            req.provider.parse::<ProviderKind>(),
+        );
         let amount = bad.money("amount", req.amount.as_ref(), true).flatten();
         let capture_mode = match pb::CaptureMode::try_from(req.capture_mode) {
             Ok(pb::CaptureMode::Unspecified | pb::CaptureMode::Manual) => Some(CaptureMode::Manual),
@@ -92,20 +128,22 @@ impl TryFrom<pb::AuthorizeRequest> for AuthorizeCommand {
         let customer = customer(&mut bad, req.customer.unwrap_or_default());
         let metadata = metadata(&mut bad, req.metadata);
         match (key, provider, amount, capture_mode) {
-            (Some(key), Some(provider), Some(amount), Some(capture_mode)) if bad.is_empty() => Ok(Self {
-                key,
-                provider,
-                amount,
-                merchant_reference,
-                capture_mode,
-                customer,
-                return_url,
-                cancel_url,
-                description,
-                locale,
-                metadata,
-                payment_token,
-            }),
+            (Some(key), Some(provider), Some(amount), Some(capture_mode)) if bad.is_empty() => {
+                Ok(Self {
+                    key,
+                    provider,
+                    amount,
+                    merchant_reference,
+                    capture_mode,
+                    customer,
+                    return_url,
+                    cancel_url,
+                    description,
+                    locale,
+                    metadata,
+                    payment_token,
+                })
+            }
             _ => Err(AppError::Invalid(bad)),
         }
     }
@@ -113,8 +151,14 @@ impl TryFrom<pb::AuthorizeRequest> for AuthorizeCommand {
 
 fn customer(bad: &mut FieldViolations, c: pb::Customer) -> Customer {
     let billing_address = c.billing_address.map(|a| {
-        if !a.country.is_empty() && (a.country.len() != 2 || !a.country.bytes().all(|b| b.is_ascii_uppercase())) {
-            bad.add("customer.billing_address.country", "INVALID_FIELD", "must be an ISO 3166-1 alpha-2 code like MA");
+        if !a.country.is_empty()
+            && (a.country.len() != 2 || !a.country.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            bad.add(
+                "customer.billing_address.country",
+                "INVALID_FIELD",
+                "must be an ISO 3166-1 alpha-2 code like MA",
+            );
         }
         Address {
             line1: bad.text("customer.billing_address.line1", &a.line1, MAX_TEXT),
@@ -136,16 +180,28 @@ fn customer(bad: &mut FieldViolations, c: pb::Customer) -> Customer {
     }
 }
 
-fn metadata(bad: &mut FieldViolations, m: std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
+fn metadata(
+    bad: &mut FieldViolations,
+    m: std::collections::HashMap<String, String>,
+) -> BTreeMap<String, String> {
     if m.len() > MAX_METADATA_ENTRIES {
-        bad.add("metadata", "INVALID_FIELD", format!("at most {MAX_METADATA_ENTRIES} entries"));
+        bad.add(
+            "metadata",
+            "INVALID_FIELD",
+            format!("at most {MAX_METADATA_ENTRIES} entries"),
+        );
     }
     for (k, v) in &m {
         if k.is_empty() || k.len() > MAX_METADATA_KEY || v.len() > MAX_METADATA_VALUE {
             bad.add(
-                &format!("metadata[{}]", k.chars().take(MAX_METADATA_KEY).collect::<String>()),
+                &format!(
+                    "metadata[{}]",
+                    k.chars().take(MAX_METADATA_KEY).collect::<String>()
+                ),
                 "INVALID_FIELD",
-                format!("keys 1-{MAX_METADATA_KEY} bytes, values at most {MAX_METADATA_VALUE} bytes"),
+                format!(
+                    "keys 1-{MAX_METADATA_KEY} bytes, values at most {MAX_METADATA_VALUE} bytes"
+                ),
             );
         }
     }
@@ -161,9 +217,12 @@ impl TryFrom<pb::CaptureRequest> for CaptureCommand {
         let payment_id = bad.payment_id(&req.payment_id);
         let amount = bad.money("amount", req.amount.as_ref(), false);
         match (key, payment_id, amount) {
-            (Some(key), Some(payment_id), Some(amount)) => {
-                Ok(Self { key, payment_id, amount, final_capture: req.final_capture })
-            }
+            (Some(key), Some(payment_id), Some(amount)) => Ok(Self {
+                key,
+                payment_id,
+                amount,
+                final_capture: req.final_capture,
+            }),
             _ => Err(AppError::Invalid(bad)),
         }
     }
@@ -193,9 +252,12 @@ impl TryFrom<pb::RefundRequest> for RefundCommand {
         let amount = bad.money("amount", req.amount.as_ref(), false);
         let reason = bad.text("reason", &req.reason, MAX_DESCRIPTION);
         match (key, payment_id, amount) {
-            (Some(key), Some(payment_id), Some(amount)) if bad.is_empty() => {
-                Ok(Self { key, payment_id, amount, reason })
-            }
+            (Some(key), Some(payment_id), Some(amount)) if bad.is_empty() => Ok(Self {
+                key,
+                payment_id,
+                amount,
+                reason,
+            }),
             _ => Err(AppError::Invalid(bad)),
         }
     }
@@ -224,18 +286,32 @@ impl TryFrom<pb::ListPaymentsRequest> for ListQuery {
             Ok(0) => DEFAULT_PAGE_SIZE,
             Ok(n) if n <= MAX_PAGE_SIZE => n,
             _ => {
-                bad.add("page_size", "INVALID_FIELD", format!("must be 0-{MAX_PAGE_SIZE}"));
+                bad.add(
+                    "page_size",
+                    "INVALID_FIELD",
+                    format!("must be 0-{MAX_PAGE_SIZE}"),
+                );
                 DEFAULT_PAGE_SIZE
             }
         };
         let after = if req.page_token.is_empty() {
             None
         } else {
-            bad.check("page_token", "INVALID_FIELD", PaymentId::parse(&req.page_token))
+            bad.check(
+                "page_token",
+                "INVALID_FIELD",
+                PaymentId::parse(&req.page_token),
+            )
         };
-        let merchant_reference = (!req.merchant_reference.is_empty()).then_some(req.merchant_reference);
+        let merchant_reference =
+            (!req.merchant_reference.is_empty()).then_some(req.merchant_reference);
         bad.into_result()?;
-        Ok(Self { merchant_reference, status: status.flatten(), page_size, after })
+        Ok(Self {
+            merchant_reference,
+            status: status.flatten(),
+            page_size,
+            after,
+        })
     }
 }
 
@@ -271,15 +347,26 @@ fn status_to_pb(s: PaymentStatus) -> pb::PaymentStatus {
 }
 
 fn money(currency: Currency, minor: i64) -> pb::Money {
-    pb::Money { currency: currency.code().to_owned(), minor_units: minor }
+    pb::Money {
+        currency: currency.code().to_owned(),
+        minor_units: minor,
+    }
 }
 
 pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.seconds(), nanos: t.subsec_nanos() }
+    prost_types::Timestamp {
+        seconds: t.seconds(),
+        nanos: t.subsec_nanos(),
+    }
 }
 
 fn failure(f: Failure) -> pb::Failure {
-    pb::Failure { code: f.code, message: f.message, provider_code: f.provider_code, provider_message: f.provider_message }
+    pb::Failure {
+        code: f.code,
+        message: f.message,
+        provider_code: f.provider_code,
+        provider_message: f.provider_message,
+    }
 }
 
 impl From<Operation> for pb::Operation {
@@ -319,9 +406,14 @@ impl From<Payment> for pb::Payment {
         };
         let next_action = p.next_action.map(|a| pb::NextAction {
             action: Some(match a {
-                NextAction::Redirect { url } => pb::next_action::Action::Redirect(pb::RedirectUrl { url }),
+                NextAction::Redirect { url } => {
+                    pb::next_action::Action::Redirect(pb::RedirectUrl { url })
+                }
                 NextAction::FormPost { url, fields } => {
-                    pb::next_action::Action::FormPost(pb::FormPost { url, fields: fields.into_iter().collect() })
+                    pb::next_action::Action::FormPost(pb::FormPost {
+                        url,
+                        fields: fields.into_iter().collect(),
+                    })
                 }
             }),
         });
@@ -342,5 +434,28 @@ impl From<Payment> for pb::Payment {
             created_at: Some(timestamp(p.created_at)),
             updated_at: Some(timestamp(p.updated_at)),
         }
+    }
+}
+
+/// `after_sequence` as the store counts it; values past i64 cannot exist in the log.
+pub fn sequence(after: u64) -> Result<i64, AppError> {
+    i64::try_from(after).map_err(|_| {
+        let mut bad = FieldViolations::default();
+        bad.add(
+            "after_sequence",
+            "INVALID_FIELD",
+            "larger than any sequence number",
+        );
+        AppError::Invalid(bad)
+    })
+}
+
+pub fn event(e: crate::store::StoredEvent) -> pb::PaymentEvent {
+    pb::PaymentEvent {
+        // Sequences start at 1 and only grow, so the conversion cannot fail in practice.
+        sequence: u64::try_from(e.sequence).unwrap_or_default(),
+        r#type: e.kind,
+        payment: Some(e.payment.into()),
+        occurred_at: Some(timestamp(e.occurred_at)),
     }
 }

@@ -13,7 +13,9 @@ use tonic::Status;
 
 /// `grpc-status: 11` (OUT_OF_RANGE) in a trailers-only answer.
 fn is_decode_limit(resp: &http::Response<tonic::body::Body>) -> bool {
-    resp.headers().get("grpc-status").is_some_and(|v| v.as_bytes() == b"11")
+    resp.headers()
+        .get("grpc-status")
+        .is_some_and(|v| v.as_bytes() == b"11")
 }
 
 /// Wraps a gRPC router service so oversized messages get the documented error.
@@ -37,7 +39,10 @@ impl MessageLimitLayer {
 impl<S> tower::Layer<S> for MessageLimitLayer {
     type Service = MessageLimit<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        MessageLimit { inner, metrics: self.metrics.clone() }
+        MessageLimit {
+            inner,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
@@ -50,12 +55,21 @@ where
     type Error = S::Error;
     type Future = futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let method = req.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
+        let method = req
+            .uri()
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let metrics = self.metrics.clone();
         let started = Instant::now();
         let fut = self.inner.call(req);

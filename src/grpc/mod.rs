@@ -11,6 +11,7 @@ pub mod status;
 use crate::domain::{AuthorizeCommand, CaptureCommand, ListQuery, RefundCommand, VoidCommand};
 use crate::error::AppError;
 use crate::service::PaymentService;
+use crate::shutdown::Trigger;
 use crate::telemetry::Metrics;
 use auth::Authenticator;
 use proto as pb;
@@ -23,18 +24,37 @@ pub struct Api {
     service: PaymentService,
     auth: Arc<Authenticator>,
     metrics: Arc<Metrics>,
+    stop: Trigger,
 }
 
 impl Api {
-    pub fn new(service: PaymentService, auth: Arc<Authenticator>, metrics: Arc<Metrics>) -> Self {
-        Self { service, auth, metrics }
+    pub fn new(
+        service: PaymentService,
+        auth: Arc<Authenticator>,
+        metrics: Arc<Metrics>,
+        stop: Trigger,
+    ) -> Self {
+        Self {
+            service,
+            auth,
+            metrics,
+            stop,
+        }
     }
 
     /// Counts the call with its final code and turns an `AppError` into a `Status`.
-    fn answer<T>(&self, method: &str, started: Instant, result: Result<T, AppError>) -> Result<Response<T>, Status> {
+    fn answer<T>(
+        &self,
+        method: &str,
+        started: Instant,
+        result: Result<T, AppError>,
+    ) -> Result<Response<T>, Status> {
         let result = result.map(Response::new).map_err(Status::from);
-        let code = result.as_ref().map_or_else(|s| s.code(), |_| tonic::Code::Ok);
-        self.metrics.grpc_request(method, status::code_name(code), started.elapsed());
+        let code = result
+            .as_ref()
+            .map_or_else(|s| s.code(), |_| tonic::Code::Ok);
+        self.metrics
+            .grpc_request(method, status::code_name(code), started.elapsed());
         result
     }
 }
@@ -43,7 +63,10 @@ type EventStream = Pin<Box<dyn futures::Stream<Item = Result<pb::PaymentEvent, S
 
 #[tonic::async_trait]
 impl pb::payment_gateway_server::PaymentGateway for Api {
-    async fn authorize(&self, req: Request<pb::AuthorizeRequest>) -> Result<Response<pb::Payment>, Status> {
+    async fn authorize(
+        &self,
+        req: Request<pb::AuthorizeRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
         let started = Instant::now();
         let result = async {
             let merchant = self.auth.merchant(req.metadata())?;
@@ -54,7 +77,10 @@ impl pb::payment_gateway_server::PaymentGateway for Api {
         self.answer("Authorize", started, result)
     }
 
-    async fn capture(&self, req: Request<pb::CaptureRequest>) -> Result<Response<pb::Payment>, Status> {
+    async fn capture(
+        &self,
+        req: Request<pb::CaptureRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
         let started = Instant::now();
         let result = async {
             let merchant = self.auth.merchant(req.metadata())?;
@@ -76,7 +102,10 @@ impl pb::payment_gateway_server::PaymentGateway for Api {
         self.answer("Void", started, result)
     }
 
-    async fn refund(&self, req: Request<pb::RefundRequest>) -> Result<Response<pb::Payment>, Status> {
+    async fn refund(
+        &self,
+        req: Request<pb::RefundRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
         let started = Instant::now();
         let result = async {
             let merchant = self.auth.merchant(req.metadata())?;
@@ -87,7 +116,10 @@ impl pb::payment_gateway_server::PaymentGateway for Api {
         self.answer("Refund", started, result)
     }
 
-    async fn get_payment(&self, req: Request<pb::GetPaymentRequest>) -> Result<Response<pb::Payment>, Status> {
+    async fn get_payment(
+        &self,
+        req: Request<pb::GetPaymentRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
         let started = Instant::now();
         let result = async {
             let merchant = self.auth.merchant(req.metadata())?;
@@ -122,13 +154,17 @@ impl pb::payment_gateway_server::PaymentGateway for Api {
         &self,
         req: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        use futures::StreamExt;
         let started = Instant::now();
-        if let Err(e) = self.auth.merchant(req.metadata()) {
-            return self.answer("WatchEvents", started, Err(e));
-        }
-        // The event log is already written with every state change; streaming it arrives
-        // with the events issue. Until then the RPC says so plainly.
-        self.metrics.grpc_request("WatchEvents", "UNIMPLEMENTED", started.elapsed());
-        Err(Status::unimplemented("WatchEvents is not available in this version yet"))
+        let opened = self.auth.merchant(req.metadata()).and_then(|merchant| {
+            let after = convert::sequence(req.get_ref().after_sequence)?;
+            Ok(self.service.watch_events(merchant, after))
+        });
+        let events = self.answer("WatchEvents", started, opened)?.into_inner();
+        // Streams end when the server stops, so graceful shutdown does not wait on them forever.
+        let stream = events
+            .map(|item| item.map(convert::event).map_err(Status::from))
+            .take_until(self.stop.wait());
+        Ok(Response::new(Box::pin(stream)))
     }
 }

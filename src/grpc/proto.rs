@@ -5,4 +5,5 @@
 tonic::include_proto!("paygate.v1");
 
 /// Encoded `FileDescriptorSet` for server reflection, written by build.rs.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/paygate_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/paygate_descriptor.bin"));

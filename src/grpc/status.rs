@@ -17,7 +17,10 @@ impl From<AppError> for Status {
         let (code, reason) = match &err {
             AppError::Invalid(v) => {
                 for violation in v.violations() {
-                    details.add_bad_request_violation(violation.field.clone(), violation.description.clone());
+                    details.add_bad_request_violation(
+                        violation.field.clone(),
+                        violation.description.clone(),
+                    );
                 }
                 (Code::InvalidArgument, v.reason())
             }

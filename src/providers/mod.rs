@@ -4,7 +4,9 @@
 pub mod http_client;
 pub mod mock;
 
-use crate::domain::{AuthorizeCommand, Capabilities, MerchantId, Operation, Outcome, Payment, ProviderKind};
+use crate::domain::{
+    AuthorizeCommand, Capabilities, MerchantId, Operation, Outcome, Payment, ProviderKind,
+};
 use std::collections::HashMap;
 
 /// A failed exchange with a provider, typed by whether money could have moved.
@@ -12,10 +14,16 @@ use std::collections::HashMap;
 pub enum ProviderError {
     /// Nothing reached the processor, or it refused before acting: UNAVAILABLE, safe to retry.
     #[error("request not delivered to {provider}: {reason}")]
-    NotSent { provider: ProviderKind, reason: String },
+    NotSent {
+        provider: ProviderKind,
+        reason: String,
+    },
     /// Sent, but no usable answer: the operation becomes UNKNOWN and the reconciler settles it.
     #[error("outcome unknown at {provider}: {reason}")]
-    OutcomeUnknown { provider: ProviderKind, reason: String },
+    OutcomeUnknown {
+        provider: ProviderKind,
+        reason: String,
+    },
 }
 
 /// The closed set of adapters; a `match` per operation keeps every provider's case in view.
@@ -36,7 +44,12 @@ impl AnyProvider {
         }
     }
 
-    pub async fn authorize(&self, p: &Payment, op: &Operation, cmd: &AuthorizeCommand) -> Result<Outcome, ProviderError> {
+    pub async fn authorize(
+        &self,
+        p: &Payment,
+        op: &Operation,
+        cmd: &AuthorizeCommand,
+    ) -> Result<Outcome, ProviderError> {
         match self {
             Self::Mock(c) => c.authorize(p, op, cmd).await,
         }
@@ -76,7 +89,8 @@ pub struct Providers {
 
 impl Providers {
     pub fn insert(&mut self, merchant: MerchantId, provider: AnyProvider) {
-        self.by_merchant.insert((merchant, provider.kind()), provider);
+        self.by_merchant
+            .insert((merchant, provider.kind()), provider);
     }
 
     /// `None` when the merchant has not enabled this provider.

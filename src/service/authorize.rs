@@ -27,12 +27,23 @@ struct Fingerprint<'a> {
 
 impl PaymentService {
     #[tracing::instrument(name = "authorize", skip_all, fields(merchant = %merchant, provider = %cmd.provider, payment_id = tracing::field::Empty))]
-    pub async fn authorize(&self, merchant: &MerchantId, cmd: AuthorizeCommand) -> Result<Payment, AppError> {
-        let provider = self.providers.get(merchant, cmd.provider).ok_or(AppError::ProviderNotEnabled(cmd.provider))?;
+    pub async fn authorize(
+        &self,
+        merchant: &MerchantId,
+        cmd: AuthorizeCommand,
+    ) -> Result<Payment, AppError> {
+        let provider = self
+            .providers
+            .get(merchant, cmd.provider)
+            .ok_or(AppError::ProviderNotEnabled(cmd.provider))?;
         let max = provider.capabilities().max_minor;
         if cmd.amount.minor() > max {
             let mut bad = FieldViolations::default();
-            bad.add("amount.minor_units", "INVALID_AMOUNT", format!("{} accepts at most {max} minor units", cmd.provider));
+            bad.add(
+                "amount.minor_units",
+                "INVALID_AMOUNT",
+                format!("{} accepts at most {max} minor units", cmd.provider),
+            );
             return Err(AppError::Invalid(bad));
         }
         let claim = KeyClaim {
@@ -55,7 +66,14 @@ impl PaymentService {
             })?,
         };
         let payment = cmd.open_payment(merchant, Timestamp::now());
-        let claimed = match self.store.write(Write::OpenPayment { claim, payment: Box::new(payment) }).await? {
+        let claimed = match self
+            .store
+            .write(Write::OpenPayment {
+                claim,
+                payment: Box::new(payment),
+            })
+            .await?
+        {
             Written::Claimed(c) => c,
             other => return Err(unexpected(other)),
         };
@@ -70,6 +88,7 @@ impl PaymentService {
             .ok_or_else(|| AppError::Internal("new payment without its operation".into()))?;
         let started = Instant::now();
         let result = provider.authorize(&payment, &op, &cmd).await;
-        self.finish(provider, payment.id, &op, started, result).await
+        self.finish(provider, payment.id, &op, started, result)
+            .await
     }
 }

@@ -12,7 +12,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub(super) fn fingerprint(params: &impl Serialize) -> Result<[u8; 32], AppError> {
-    let canonical = serde_json::to_vec(params).map_err(|e| AppError::Internal(format!("fingerprint: {e}")))?;
+    let canonical =
+        serde_json::to_vec(params).map_err(|e| AppError::Internal(format!("fingerprint: {e}")))?;
     Ok(Sha256::digest(&canonical).into())
 }
 
@@ -24,7 +25,11 @@ pub(super) enum Claim {
     Replay(Payment),
 }
 
-pub(super) fn resolve(claimed: Claimed, method: &'static str, metrics: &Metrics) -> Result<Claim, AppError> {
+pub(super) fn resolve(
+    claimed: Claimed,
+    method: &'static str,
+    metrics: &Metrics,
+) -> Result<Claim, AppError> {
     match claimed {
         Claimed::Started { payment, operation } => Ok(Claim::Run(*payment, operation)),
         Claimed::Replay(payment) => {

@@ -10,10 +10,13 @@ mod idempotency;
 mod operations;
 mod queries;
 mod reconcile;
+mod watch_events;
 
 pub use reconcile::ReconcileOptions;
 
-use crate::domain::{MerchantId, Operation, OperationKind, Outcome, Failure, Payment, PaymentId, Timestamp};
+use crate::domain::{
+    Failure, MerchantId, Operation, OperationKind, Outcome, Payment, PaymentId, Timestamp,
+};
 use crate::error::AppError;
 use crate::providers::{AnyProvider, ProviderError, Providers};
 use crate::store::{Store, Write, Written};
@@ -30,7 +33,11 @@ pub struct PaymentService {
 
 impl PaymentService {
     pub fn new(store: Store, providers: Arc<Providers>, metrics: Arc<Metrics>) -> Self {
-        Self { store, providers, metrics }
+        Self {
+            store,
+            providers,
+            metrics,
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -68,20 +75,37 @@ impl PaymentService {
                 (Outcome::Unknown, "unknown", None)
             }
             Err(ProviderError::NotSent { reason, .. }) => {
-                let failure = Failure::new("provider_unavailable", "the provider could not be reached; nothing was charged");
+                let failure = Failure::new(
+                    "provider_unavailable",
+                    "the provider could not be reached; nothing was charged",
+                );
                 (Outcome::Failed(failure), "failed", Some(reason))
             }
         };
-        self.metrics.provider_request(provider.kind().as_str(), op.kind.as_str(), label, started.elapsed());
+        self.metrics.provider_request(
+            provider.kind().as_str(),
+            op.kind.as_str(),
+            label,
+            started.elapsed(),
+        );
         let release_key = not_sent.is_some();
-        let job = Write::Settle { payment_id, operation: op.id, outcome, release_key, now: Timestamp::now() };
+        let job = Write::Settle {
+            payment_id,
+            operation: op.id,
+            outcome,
+            release_key,
+            now: Timestamp::now(),
+        };
         let payment = match self.store.write(job).await? {
             Written::Settled(p) => p,
             other => return Err(unexpected(other)),
         };
         if let Some(reason) = not_sent {
             tracing::warn!(operation = %op.id, %reason, "provider unreachable; nothing was sent");
-            return Err(AppError::ProviderUnavailable { provider: provider.kind(), reason });
+            return Err(AppError::ProviderUnavailable {
+                provider: provider.kind(),
+                reason,
+            });
         }
         tracing::debug!(
             payment_id = %payment.id,

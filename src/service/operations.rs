@@ -3,8 +3,8 @@
 use super::idempotency::{Claim, fingerprint, resolve};
 use super::{PaymentService, method_name, unexpected};
 use crate::domain::{
-    CaptureCommand, IdempotencyKey, MerchantId, Money, OperationKind, Payment, PaymentId, RefundCommand, Timestamp,
-    VoidCommand,
+    CaptureCommand, IdempotencyKey, MerchantId, Money, OperationKind, Payment, PaymentId,
+    RefundCommand, Timestamp, VoidCommand,
 };
 use crate::error::AppError;
 use crate::store::{KeyClaim, Write, Written};
@@ -31,7 +31,11 @@ struct Request<'a> {
 
 impl PaymentService {
     #[tracing::instrument(name = "capture", skip_all, fields(merchant = %merchant, payment_id = %cmd.payment_id))]
-    pub async fn capture(&self, merchant: &MerchantId, cmd: CaptureCommand) -> Result<Payment, AppError> {
+    pub async fn capture(
+        &self,
+        merchant: &MerchantId,
+        cmd: CaptureCommand,
+    ) -> Result<Payment, AppError> {
         let req = Request {
             kind: OperationKind::Capture,
             key: &cmd.key,
@@ -57,7 +61,11 @@ impl PaymentService {
     }
 
     #[tracing::instrument(name = "refund", skip_all, fields(merchant = %merchant, payment_id = %cmd.payment_id))]
-    pub async fn refund(&self, merchant: &MerchantId, cmd: RefundCommand) -> Result<Payment, AppError> {
+    pub async fn refund(
+        &self,
+        merchant: &MerchantId,
+        cmd: RefundCommand,
+    ) -> Result<Payment, AppError> {
         let req = Request {
             kind: OperationKind::Refund,
             key: &cmd.key,
@@ -114,8 +122,13 @@ impl PaymentService {
             OperationKind::Capture => provider.capture(&payment, &op).await,
             OperationKind::Void => provider.void(&payment, &op).await,
             OperationKind::Refund => provider.refund(&payment, &op).await,
-            OperationKind::Authorize => return Err(AppError::Internal("authorize is not an operation on a payment".into())),
+            OperationKind::Authorize => {
+                return Err(AppError::Internal(
+                    "authorize is not an operation on a payment".into(),
+                ));
+            }
         };
-        self.finish(provider, payment.id, &op, started, result).await
+        self.finish(provider, payment.id, &op, started, result)
+            .await
     }
 }

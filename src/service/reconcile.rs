@@ -33,7 +33,10 @@ impl PaymentService {
         let now = Timestamp::now();
         let settle_after = i64::try_from(opts.settle_after.as_micros()).unwrap_or(i64::MAX);
         let settled_before = Timestamp::from_micros(now.micros().saturating_sub(settle_after));
-        let due = self.store.due_operations(settled_before, now, BATCH).await?;
+        let due = self
+            .store
+            .due_operations(settled_before, now, BATCH)
+            .await?;
         let mut settled = 0;
         for item in due {
             match self.reconcile_one(&item, now).await {
@@ -55,11 +58,15 @@ impl PaymentService {
     async fn reconcile_one(&self, item: &DueOperation, now: Timestamp) -> Result<bool, AppError> {
         let payment = self.store.payment(&item.merchant, item.payment_id).await?;
         let Some(op) = payment.operation(item.operation).cloned() else {
-            return Err(AppError::Internal("due operation missing from its payment".into()));
+            return Err(AppError::Internal(
+                "due operation missing from its payment".into(),
+            ));
         };
         let provider = self.provider(&item.merchant, &payment)?;
         let outcome = match provider.status(&op).await {
-            Ok(Some(outcome @ (Outcome::Succeeded { .. } | Outcome::Declined(_) | Outcome::Failed(_)))) => outcome,
+            Ok(Some(
+                outcome @ (Outcome::Succeeded { .. } | Outcome::Declined(_) | Outcome::Failed(_)),
+            )) => outcome,
             Ok(Some(Outcome::RequiresAction { .. } | Outcome::Unknown)) => return Ok(false),
             // The provider has no trace of the key long after any request could have arrived:
             // it never acted, so no money moved and the operation failed.
@@ -72,7 +79,13 @@ impl PaymentService {
                 return Ok(false);
             }
         };
-        let job = Write::Settle { payment_id: payment.id, operation: op.id, outcome, release_key: false, now };
+        let job = Write::Settle {
+            payment_id: payment.id,
+            operation: op.id,
+            outcome,
+            release_key: false,
+            now,
+        };
         self.store.write(job).await?;
         tracing::info!(kind = op.kind.as_str(), "operation reconciled");
         Ok(true)
@@ -90,11 +103,17 @@ impl PaymentService {
             );
         }
         let exp = u32::try_from(attempts.min(16)).unwrap_or(16);
-        let base = FIRST_RETRY_SECS.saturating_mul(2_i64.saturating_pow(exp)).min(MAX_RETRY_SECS);
+        let base = FIRST_RETRY_SECS
+            .saturating_mul(2_i64.saturating_pow(exp))
+            .min(MAX_RETRY_SECS);
         // Jitter spreads retries of operations that failed together (a provider outage).
         let jitter = rand::random_range(0..=base.max(1) * 250_000);
         let next = now.plus_seconds(base).micros().saturating_add(jitter);
-        let job = Write::Defer { operation: item.operation, attempts, next_attempt_at: Timestamp::from_micros(next) };
+        let job = Write::Defer {
+            operation: item.operation,
+            attempts,
+            next_attempt_at: Timestamp::from_micros(next),
+        };
         self.store.write(job).await?;
         Ok(())
     }

@@ -9,8 +9,8 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use crate::domain::{
-    Capabilities, IdempotencyKey, ListQuery, MerchantId, OperationId, OperationKind, Outcome, Payment,
-    PaymentId, Refusal, Timestamp,
+    Capabilities, IdempotencyKey, ListQuery, MerchantId, OperationId, OperationKind, Outcome,
+    Payment, PaymentId, Refusal, Timestamp,
 };
 use std::time::Duration;
 
@@ -37,7 +37,9 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
-            sqlx::Error::Database(ref db) if db.message().contains("locked") || db.message().contains("busy") => {
+            sqlx::Error::Database(ref db)
+                if db.message().contains("locked") || db.message().contains("busy") =>
+            {
                 Self::Unavailable(err.to_string())
             }
             other => Self::Internal(other.to_string()),
@@ -64,7 +66,10 @@ pub struct KeyClaim {
 #[derive(Debug)]
 pub enum Claimed {
     /// The key is new: the operation was persisted PENDING and the caller may call the provider.
-    Started { payment: Box<Payment>, operation: OperationId },
+    Started {
+        payment: Box<Payment>,
+        operation: OperationId,
+    },
     /// The key was used before with the same parameters: here is the first response.
     Replay(Box<Payment>),
     /// The key was used before with other parameters.
@@ -77,7 +82,10 @@ pub enum Claimed {
 #[derive(Debug)]
 pub enum Write {
     /// Claims the key and inserts the new payment with its authorize operation PENDING.
-    OpenPayment { claim: KeyClaim, payment: Box<Payment> },
+    OpenPayment {
+        claim: KeyClaim,
+        payment: Box<Payment>,
+    },
     /// Claims the key, checks the domain rules and inserts a PENDING operation (reserving its amount).
     BeginOperation {
         claim: KeyClaim,
@@ -90,9 +98,19 @@ pub enum Write {
     },
     /// Applies a provider outcome, appends the event, records the idempotent response.
     /// `release_key` forgets the key instead (nothing reached the provider: the caller may retry).
-    Settle { payment_id: PaymentId, operation: OperationId, outcome: Outcome, release_key: bool, now: Timestamp },
+    Settle {
+        payment_id: PaymentId,
+        operation: OperationId,
+        outcome: Outcome,
+        release_key: bool,
+        now: Timestamp,
+    },
     /// Records a reconciliation attempt that settled nothing, and when to try again.
-    Defer { operation: OperationId, attempts: i64, next_attempt_at: Timestamp },
+    Defer {
+        operation: OperationId,
+        attempts: i64,
+        next_attempt_at: Timestamp,
+    },
     /// Deletes idempotency keys created before `cutoff` whose request has finished.
     ReapKeys { cutoff: Timestamp },
 }
@@ -104,6 +122,18 @@ pub enum Written {
     Settled(Box<Payment>),
     Reaped(u64),
     Deferred,
+}
+
+/// One row of the event log behind `WatchEvents`.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Global, gap-free, increasing with commit order.
+    pub sequence: i64,
+    /// `payment.authorized`, `payment.captured`, ...
+    pub kind: String,
+    /// The payment as it was right after the change.
+    pub payment: Payment,
+    pub occurred_at: Timestamp,
 }
 
 /// An unsettled operation the reconciler should look at now.
@@ -140,7 +170,10 @@ impl Store {
                 "PostgreSQL is not supported by this build yet (it arrives with the scale-out work); use sqlite://".into(),
             ));
         }
-        Err(StoreError::Unavailable(format!("unsupported database URL scheme in {:?}", redact_url(url))))
+        Err(StoreError::Unavailable(format!(
+            "unsupported database URL scheme in {:?}",
+            redact_url(url)
+        )))
     }
 
     pub async fn write(&self, job: Write) -> Result<Written, StoreError> {
@@ -149,23 +182,55 @@ impl Store {
         }
     }
 
-    pub async fn payment(&self, merchant: &MerchantId, id: PaymentId) -> Result<Payment, StoreError> {
+    pub async fn payment(
+        &self,
+        merchant: &MerchantId,
+        id: PaymentId,
+    ) -> Result<Payment, StoreError> {
         match self {
             Self::Sqlite(s) => s.payment(merchant, id).await,
         }
     }
 
     /// One page of the merchant's payments, newest first.
-    pub async fn list(&self, merchant: &MerchantId, query: &ListQuery) -> Result<Vec<Payment>, StoreError> {
+    pub async fn list(
+        &self,
+        merchant: &MerchantId,
+        query: &ListQuery,
+    ) -> Result<Vec<Payment>, StoreError> {
         match self {
             Self::Sqlite(s) => s.list(merchant, query).await,
         }
     }
 
     /// Unsettled operations last touched before `settled_before` and due at `now`, oldest due first.
-    pub async fn due_operations(&self, settled_before: Timestamp, now: Timestamp, limit: u32) -> Result<Vec<DueOperation>, StoreError> {
+    pub async fn due_operations(
+        &self,
+        settled_before: Timestamp,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<DueOperation>, StoreError> {
         match self {
             Self::Sqlite(s) => s.due_operations(settled_before, now, limit).await,
+        }
+    }
+
+    /// The merchant's events with a sequence above `after`, oldest first.
+    pub async fn events_after(
+        &self,
+        merchant: &MerchantId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.events_after(merchant, after, limit).await,
+        }
+    }
+
+    /// Changes after every commit, so event subscribers wake without polling the database.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        match self {
+            Self::Sqlite(s) => s.commits(),
         }
     }
 
@@ -197,7 +262,12 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let creds = url.get(scheme_end + 3..at).unwrap_or_default();
             let user = creds.split(':').next().unwrap_or_default();
-            format!("{}{}:***{}", url.get(..scheme_end + 3).unwrap_or_default(), user, url.get(at..).unwrap_or_default())
+            format!(
+                "{}{}:***{}",
+                url.get(..scheme_end + 3).unwrap_or_default(),
+                user,
+                url.get(at..).unwrap_or_default()
+            )
         }
         _ => url.to_owned(),
     }

@@ -256,7 +256,10 @@ async fn sigkill_under_load_loses_no_acknowledged_payment() {
         loop {
             match client.authorize(authed(req.clone(), KEY)).await {
                 Ok(p) => {
-                    println!("retry of {key} after the crash: {:?}", p.into_inner().status());
+                    println!(
+                        "retry of {key} after the crash: {:?}",
+                        p.into_inner().status()
+                    );
                     break;
                 }
                 Err(e) => {

@@ -24,3 +24,4 @@ mod shutdown;
 mod state_rules;
 mod unknown_outcome;
 mod validation;
+mod watch_events;

@@ -3,6 +3,7 @@
 pub mod api;
 mod client;
 pub mod server;
+pub mod webhook;
 pub mod wire;
 
 pub use client::MockClient;

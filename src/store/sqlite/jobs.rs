@@ -29,8 +29,18 @@ impl From<serde_json::Error> for JobError {
 /// need no savepoints (each would cost two more round trips to SQLite's thread).
 pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<Written, JobError> {
     match job {
-        Write::OpenPayment { claim, payment } => open_payment(conn, claim, payment).await.map(Written::Claimed),
-        Write::BeginOperation { claim, payment_id, kind, amount, final_capture, caps, now } => {
+        Write::OpenPayment { claim, payment } => open_payment(conn, claim, payment)
+            .await
+            .map(Written::Claimed),
+        Write::BeginOperation {
+            claim,
+            payment_id,
+            kind,
+            amount,
+            final_capture,
+            caps,
+            now,
+        } => {
             if let Some(found) = existing_claim(conn, claim).await? {
                 return Ok(Written::Claimed(found));
             }
@@ -45,12 +55,23 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             payment.operations.push(op);
             payment.updated_at = *now;
             if !insert_claim(conn, claim, *payment_id, op_id, *now).await? {
-                return Err(JobError::Dirty(StoreError::Internal("idempotency key appeared mid-job".into())));
+                return Err(JobError::Dirty(StoreError::Internal(
+                    "idempotency key appeared mid-job".into(),
+                )));
             }
             save(conn, &payment, Some(version), op_id).await?;
-            Ok(Written::Claimed(Claimed::Started { payment: Box::new(payment), operation: op_id }))
+            Ok(Written::Claimed(Claimed::Started {
+                payment: Box::new(payment),
+                operation: op_id,
+            }))
         }
-        Write::Settle { payment_id, operation, outcome, release_key, now } => {
+        Write::Settle {
+            payment_id,
+            operation,
+            outcome,
+            release_key,
+            now,
+        } => {
             let (mut payment, version) = load(conn, *payment_id).await?;
             let before = payment.status;
             let mut doc = None;
@@ -82,7 +103,11 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             }
             Ok(Written::Settled(Box::new(payment)))
         }
-        Write::Defer { operation, attempts, next_attempt_at } => {
+        Write::Defer {
+            operation,
+            attempts,
+            next_attempt_at,
+        } => {
             sqlx::query("UPDATE operations SET attempts = ?, next_attempt_at = ? WHERE id = ?")
                 .bind(attempts)
                 .bind(next_attempt_at.micros())
@@ -92,18 +117,26 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             Ok(Written::Deferred)
         }
         Write::ReapKeys { cutoff } => {
-            let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ? AND response IS NOT NULL")
-                .bind(cutoff.micros())
-                .execute(&mut *conn)
-                .await?;
+            let done = sqlx::query(
+                "DELETE FROM idempotency_keys WHERE created_at < ? AND response IS NOT NULL",
+            )
+            .bind(cutoff.micros())
+            .execute(&mut *conn)
+            .await?;
             Ok(Written::Reaped(done.rows_affected()))
         }
     }
 }
 
-async fn open_payment(conn: &mut SqliteConnection, claim: &KeyClaim, payment: &Payment) -> Result<Claimed, JobError> {
+async fn open_payment(
+    conn: &mut SqliteConnection,
+    claim: &KeyClaim,
+    payment: &Payment,
+) -> Result<Claimed, JobError> {
     let Some(auth) = payment.operations.first().map(|o| o.id) else {
-        return Err(JobError::Clean(StoreError::Internal("a new payment must carry its authorize operation".into())));
+        return Err(JobError::Clean(StoreError::Internal(
+            "a new payment must carry its authorize operation".into(),
+        )));
     };
     // Insert first: a fresh key (the common case) costs one statement, a known one two.
     if !insert_claim(conn, claim, payment.id, auth, payment.created_at).await? {
@@ -112,12 +145,18 @@ async fn open_payment(conn: &mut SqliteConnection, claim: &KeyClaim, payment: &P
             .ok_or_else(|| JobError::Dirty(StoreError::Internal("claimed key vanished".into())));
     }
     save(conn, payment, None, auth).await?;
-    Ok(Claimed::Started { payment: Box::new(payment.clone()), operation: auth })
+    Ok(Claimed::Started {
+        payment: Box::new(payment.clone()),
+        operation: auth,
+    })
 }
 
 /// Looks the key up. A stored response whose payment was PENDING is not replayed as is: the
 /// caller gets the payment as it stands now, since reconciliation may have settled it.
-async fn existing_claim(conn: &mut SqliteConnection, claim: &KeyClaim) -> Result<Option<Claimed>, JobError> {
+async fn existing_claim(
+    conn: &mut SqliteConnection,
+    claim: &KeyClaim,
+) -> Result<Option<Claimed>, JobError> {
     let row = sqlx::query(
         "SELECT fingerprint, response, payment_id FROM idempotency_keys WHERE merchant_id = ? AND method = ? AND key = ?",
     )
@@ -179,7 +218,12 @@ async fn load(conn: &mut SqliteConnection, id: PaymentId) -> Result<(Payment, i6
 /// Writes the payment document, its indexed columns and the one operation that changed, and
 /// returns the document so callers reuse it. With `Some(version)` the update applies only if
 /// nobody changed the row since it was read.
-async fn save(conn: &mut SqliteConnection, p: &Payment, version: Option<i64>, changed: OperationId) -> Result<String, JobError> {
+async fn save(
+    conn: &mut SqliteConnection,
+    p: &Payment,
+    version: Option<i64>,
+    changed: OperationId,
+) -> Result<String, JobError> {
     let doc = serde_json::to_string(p)?;
     let id = p.id.to_string();
     match version {
@@ -222,7 +266,9 @@ async fn save(conn: &mut SqliteConnection, p: &Payment, version: Option<i64>, ch
             .await?
             .rows_affected();
             if moved != 1 {
-                return Err(JobError::Dirty(StoreError::Internal(format!("payment {id} changed under the writer"))));
+                return Err(JobError::Dirty(StoreError::Internal(format!(
+                    "payment {id} changed under the writer"
+                ))));
             }
         }
     }
@@ -247,7 +293,12 @@ async fn save(conn: &mut SqliteConnection, p: &Payment, version: Option<i64>, ch
     Ok(doc)
 }
 
-async fn append_event(conn: &mut SqliteConnection, p: &Payment, doc: &str, now: Timestamp) -> Result<(), JobError> {
+async fn append_event(
+    conn: &mut SqliteConnection,
+    p: &Payment,
+    doc: &str,
+    now: Timestamp,
+) -> Result<(), JobError> {
     sqlx::query("INSERT INTO events (merchant_id, payment_id, type, payment, occurred_at) VALUES (?, ?, ?, ?, ?)")
         .bind(p.merchant.as_str())
         .bind(p.id.to_string())

@@ -9,9 +9,11 @@
 mod jobs;
 mod writer;
 
-use super::{DueOperation, StoreError, StoreOptions, Write, Written};
+use super::{DueOperation, StoreError, StoreOptions, StoredEvent, Write, Written};
 use crate::domain::{ListQuery, MerchantId, OperationId, Payment, PaymentId, Timestamp};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{ConnectOptions, Row};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -25,12 +27,16 @@ pub struct SqliteStore {
 struct Inner {
     readers: SqlitePool,
     jobs: mpsc::Sender<writer::Msg>,
+    /// Bumped by the writer after each commit.
+    commits: tokio::sync::watch::Receiver<u64>,
 }
 
 impl SqliteStore {
     pub(super) async fn open(options: &StoreOptions) -> Result<Self, StoreError> {
         let connect = SqliteConnectOptions::from_str(&options.url)
-            .map_err(|e| StoreError::Unavailable(format!("invalid SQLite URL {:?}: {e}", options.url)))?
+            .map_err(|e| {
+                StoreError::Unavailable(format!("invalid SQLite URL {:?}: {e}", options.url))
+            })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -38,7 +44,9 @@ impl SqliteStore {
             .busy_timeout(options.busy_timeout);
         let path = connect.get_filename().display().to_string();
         let mut conn = connect.connect().await.map_err(|e| {
-            StoreError::Unavailable(format!("cannot open SQLite database {path}: {e} (is the directory writable?)"))
+            StoreError::Unavailable(format!(
+                "cannot open SQLite database {path}: {e} (is the directory writable?)"
+            ))
         })?;
         sqlx::migrate!("src/store/migrations/sqlite")
             .run(&mut conn)
@@ -51,8 +59,15 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("opening readers on {path}: {e}")))?;
         let (tx, rx) = mpsc::channel(writer::QUEUE_DEPTH);
-        tokio::spawn(writer::run(conn, rx));
-        Ok(Self { inner: Arc::new(Inner { readers, jobs: tx }) })
+        let (committed, commits) = tokio::sync::watch::channel(0);
+        tokio::spawn(writer::run(conn, rx, committed));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                readers,
+                jobs: tx,
+                commits,
+            }),
+        })
     }
 
     pub(super) async fn write(&self, job: Write) -> Result<Written, StoreError> {
@@ -62,10 +77,16 @@ impl SqliteStore {
             .send(writer::Msg::Job(job, reply))
             .await
             .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
-        answer.await.map_err(|_| StoreError::Unavailable("the database writer stopped mid-write".into()))?
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the database writer stopped mid-write".into()))?
     }
 
-    pub(super) async fn payment(&self, merchant: &MerchantId, id: PaymentId) -> Result<Payment, StoreError> {
+    pub(super) async fn payment(
+        &self,
+        merchant: &MerchantId,
+        id: PaymentId,
+    ) -> Result<Payment, StoreError> {
         let row = sqlx::query("SELECT doc FROM payments WHERE id = ? AND merchant_id = ?")
             .bind(id.to_string())
             .bind(merchant.as_str())
@@ -75,11 +96,16 @@ impl SqliteStore {
         Ok(serde_json::from_str(row.try_get::<&str, _>(0)?)?)
     }
 
-    pub(super) async fn list(&self, merchant: &MerchantId, query: &ListQuery) -> Result<Vec<Payment>, StoreError> {
+    pub(super) async fn list(
+        &self,
+        merchant: &MerchantId,
+        query: &ListQuery,
+    ) -> Result<Vec<Payment>, StoreError> {
         let mut sql = sqlx::QueryBuilder::new("SELECT doc FROM payments WHERE merchant_id = ");
         sql.push_bind(merchant.as_str());
         if let Some(reference) = &query.merchant_reference {
-            sql.push(" AND merchant_reference = ").push_bind(reference.as_str());
+            sql.push(" AND merchant_reference = ")
+                .push_bind(reference.as_str());
         }
         if let Some(status) = query.status {
             sql.push(" AND status = ").push_bind(status.as_str());
@@ -87,7 +113,8 @@ impl SqliteStore {
         if let Some(after) = query.after {
             sql.push(" AND id < ").push_bind(after.to_string());
         }
-        sql.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(query.page_size));
+        sql.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(query.page_size));
         let rows = sql.build().fetch_all(&self.inner.readers).await?;
         rows.iter()
             .map(|row| Ok(serde_json::from_str(row.try_get::<&str, _>(0)?)?))
@@ -113,7 +140,8 @@ impl SqliteStore {
         .await?;
         rows.iter()
             .map(|row| {
-                let bad = |what: &str| StoreError::Internal(format!("corrupt {what} in operations"));
+                let bad =
+                    |what: &str| StoreError::Internal(format!("corrupt {what} in operations"));
                 Ok(DueOperation {
                     operation: OperationId::parse(row.try_get(0)?).map_err(|_| bad("id"))?,
                     payment_id: PaymentId::parse(row.try_get(1)?).map_err(|_| bad("payment_id"))?,
@@ -124,7 +152,41 @@ impl SqliteStore {
             .collect()
     }
 
-    pub(super) async fn count_unresolved(&self, settled_before: Timestamp) -> Result<i64, StoreError> {
+    pub(super) async fn events_after(
+        &self,
+        merchant: &MerchantId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sequence, type, payment, occurred_at FROM events \
+             WHERE merchant_id = ? AND sequence > ? ORDER BY sequence LIMIT ?",
+        )
+        .bind(merchant.as_str())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.inner.readers)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredEvent {
+                    sequence: row.try_get(0)?,
+                    kind: row.try_get(1)?,
+                    payment: serde_json::from_str(row.try_get::<&str, _>(2)?)?,
+                    occurred_at: Timestamp::from_micros(row.try_get(3)?),
+                })
+            })
+            .collect()
+    }
+
+    pub(super) fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.commits.clone()
+    }
+
+    pub(super) async fn count_unresolved(
+        &self,
+        settled_before: Timestamp,
+    ) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) FROM operations WHERE status IN ('pending', 'unknown') AND updated_at <= ?")
             .bind(settled_before.micros())
             .fetch_one(&self.inner.readers)
@@ -140,12 +202,20 @@ impl SqliteStore {
             .send(writer::Msg::Ping(reply))
             .await
             .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
-        answer.await.map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?
     }
 
     pub(super) async fn close(&self) {
         let (reply, answer) = oneshot::channel();
-        if self.inner.jobs.send(writer::Msg::Close(reply)).await.is_ok() {
+        if self
+            .inner
+            .jobs
+            .send(writer::Msg::Close(reply))
+            .await
+            .is_ok()
+        {
             let _ = answer.await;
         }
         self.inner.readers.close().await;

@@ -3,7 +3,7 @@
 use super::jobs::{self, JobError};
 use crate::store::{StoreError, Write, Written};
 use sqlx::{Connection, SqliteConnection};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Enough to absorb a burst; senders wait (back-pressure) beyond it.
 pub(super) const QUEUE_DEPTH: usize = 4096;
@@ -23,7 +23,11 @@ pub(super) enum Msg {
     Close(oneshot::Sender<()>),
 }
 
-pub(super) async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>) {
+pub(super) async fn run(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<Msg>,
+    committed: watch::Sender<u64>,
+) {
     let mut batch: Vec<(Write, Reply)> = Vec::with_capacity(MAX_BATCH);
     let mut closing = None;
     while let Some(first) = rx.recv().await {
@@ -32,7 +36,11 @@ pub(super) async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>)
             match msg {
                 Msg::Job(job, reply) => batch.push((job, reply)),
                 Msg::Ping(reply) => {
-                    let alive = sqlx::query("SELECT 1").execute(&mut conn).await.map(|_| ()).map_err(StoreError::from);
+                    let alive = sqlx::query("SELECT 1")
+                        .execute(&mut conn)
+                        .await
+                        .map(|_| ())
+                        .map_err(StoreError::from);
                     let _ = reply.send(alive);
                 }
                 Msg::Close(reply) => closing = Some(reply),
@@ -43,6 +51,7 @@ pub(super) async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>)
         }
         if !batch.is_empty() {
             commit_batch(&mut conn, &mut batch).await;
+            committed.send_modify(|n| *n = n.wrapping_add(1));
         }
         if let Some(reply) = closing.take() {
             rx.close();
@@ -93,7 +102,11 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: &mut Vec<(Write, Reply
     let committed = sqlx::query("COMMIT").execute(&mut *conn).await;
     let took = committing.elapsed();
     if took > SLOW_COMMIT {
-        tracing::warn!(took_ms = took.as_millis(), jobs = results.len(), "slow commit (fsync or checkpoint)");
+        tracing::warn!(
+            took_ms = took.as_millis(),
+            jobs = results.len(),
+            "slow commit (fsync or checkpoint)"
+        );
     }
     match committed {
         Ok(_) => {
@@ -106,7 +119,9 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: &mut Vec<(Write, Reply
             tracing::error!(error = %err, "commit failed; the batch is rolled back");
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
             for (_, reply) in batch.drain(..) {
-                let _ = reply.send(Err(StoreError::Unavailable(format!("commit failed: {err}"))));
+                let _ = reply.send(Err(StoreError::Unavailable(format!(
+                    "commit failed: {err}"
+                ))));
             }
         }
     }

@@ -1,0 +1,74 @@
+//! WatchEvents: a stream over the store's event log after a sequence number.
+//!
+//! Subscribers read the durable log at their own pace, so a slow one holds nothing back: the
+//! writer never waits for them. A commit wakes every waiting subscriber at once; a periodic
+//! re-read also catches commits made by another process on the same database.
+
+use super::PaymentService;
+use crate::domain::MerchantId;
+use crate::error::AppError;
+use crate::store::{Store, StoredEvent};
+use futures::Stream;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Rows read per query; also the most a subscriber buffers in memory.
+const PAGE: u32 = 256;
+/// Re-read at least this often even without a local commit (another replica may have written).
+const POLL: Duration = Duration::from_secs(1);
+
+struct Cursor {
+    store: Store,
+    merchant: MerchantId,
+    last: i64,
+    buffer: VecDeque<StoredEvent>,
+    commits: tokio::sync::watch::Receiver<u64>,
+    failed: bool,
+}
+
+impl PaymentService {
+    /// The merchant's events with a sequence above `after`, then every new one as it commits.
+    /// Ends only on a store error (reported as the last item) or when the store closes.
+    pub fn watch_events(
+        &self,
+        merchant: MerchantId,
+        after: i64,
+    ) -> impl Stream<Item = Result<StoredEvent, AppError>> + Send + 'static {
+        let cursor = Cursor {
+            store: self.store.clone(),
+            merchant,
+            last: after,
+            buffer: VecDeque::new(),
+            commits: self.store.commits(),
+            failed: false,
+        };
+        futures::stream::unfold(cursor, next_event)
+    }
+}
+
+async fn next_event(mut c: Cursor) -> Option<(Result<StoredEvent, AppError>, Cursor)> {
+    if c.failed {
+        return None;
+    }
+    loop {
+        if let Some(event) = c.buffer.pop_front() {
+            c.last = event.sequence;
+            return Some((Ok(event), c));
+        }
+        // Mark the current commit as seen *before* reading, so a commit that lands between
+        // the read and the wait still wakes us: no event can slip through.
+        c.commits.borrow_and_update();
+        match c.store.events_after(&c.merchant, c.last, PAGE).await {
+            Ok(page) if !page.is_empty() => c.buffer.extend(page),
+            Ok(_) => {
+                if let Ok(Err(_)) = tokio::time::timeout(POLL, c.commits.changed()).await {
+                    return None; // the store closed: the service is stopping
+                }
+            }
+            Err(e) => {
+                c.failed = true;
+                return Some((Err(e.into()), c));
+            }
+        }
+    }
+}
