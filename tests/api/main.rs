@@ -20,6 +20,7 @@ mod happy_path;
 mod idempotency;
 mod list;
 mod ops;
+mod reaping;
 mod shutdown;
 mod state_rules;
 mod unknown_outcome;
