@@ -1,7 +1,8 @@
 //! `App::build`: the one wiring of paygate, shared by `main` and the black-box tests.
 //!
-//! It opens (and migrates) the database, starts the in-process mock processor when a merchant
-//! needs it, binds both listeners (port 0 works) and builds every service. `run_until_stopped`
+//! It opens (and migrates) the database, binds both listeners (port 0 works; the HTTP address
+//! goes into the webhook URL), settles the mock webhook secrets, starts the in-process mock
+//! processor when a merchant needs it and builds every service. `run_until_stopped`
 //! serves until the shutdown future resolves, lets in-flight RPCs finish, then closes the store.
 
 use crate::config::Settings;
@@ -10,6 +11,7 @@ use crate::grpc::auth::Authenticator;
 use crate::grpc::proto::payment_gateway_server::PaymentGatewayServer;
 use crate::grpc::{Api, proto};
 use crate::providers::mock::api::MockApi;
+use crate::providers::mock::webhook::WebhookSecret;
 use crate::providers::mock::{MockClient, server as mock_server};
 use crate::providers::{AnyProvider, Providers, http_client};
 use crate::service::{PaymentService, ReconcileOptions};
@@ -58,14 +60,23 @@ impl App {
         let http = http_client::build(settings.server.provider_timeout)
             .context("building the HTTP client")?;
 
-        let needs_local_mock = settings.merchants.iter().any(|m| {
-            m.providers
-                .mock
-                .as_ref()
-                .is_some_and(|mock| mock.base_url.is_none())
-        });
-        let mock_processor = if needs_local_mock {
-            Some(start_mock_processor(&background).await?)
+        // Bound first: the webhook URL handed to the processor names the side port.
+        let grpc = TcpListener::bind(settings.server.grpc_addr)
+            .await
+            .with_context(|| format!("binding the gRPC port {}", settings.server.grpc_addr))?;
+        let http_listener = TcpListener::bind(settings.server.http_addr)
+            .await
+            .with_context(|| format!("binding the HTTP port {}", settings.server.http_addr))?;
+        let grpc_addr = grpc.local_addr()?;
+        let http_addr = http_listener.local_addr()?;
+        let public_base = match &settings.server.public_base_url {
+            Some(url) => url.to_string(),
+            None => format!("http://{http_addr}/"),
+        };
+
+        let secrets = webhook_secrets(&settings)?;
+        let mock_processor = if secrets.local_processor {
+            Some(start_mock_processor(&background, secrets.processor.clone()).await?)
         } else {
             None
         };
@@ -78,9 +89,24 @@ impl App {
                     (None, Some(addr)) => reqwest::Url::parse(&format!("http://{addr}/"))?,
                     (None, None) => anyhow::bail!("mock processor expected but not started"),
                 };
+                let webhook_url = reqwest::Url::parse(&format!(
+                    "{}/webhooks/mock/{}",
+                    public_base.trim_end_matches('/'),
+                    merchant.id
+                ))
+                .context("building the mock webhook URL from server.public_base_url")?;
+                let verify_with = secrets
+                    .by_merchant
+                    .get(&merchant.id)
+                    .cloned()
+                    .unwrap_or_default();
                 providers.insert(
                     merchant.id.clone(),
-                    AnyProvider::Mock(MockClient::new(MockApi::new(base, http.clone()))),
+                    AnyProvider::Mock(MockClient::new(
+                        MockApi::new(base, http.clone()),
+                        webhook_url,
+                        verify_with,
+                    )),
                 );
             }
             if merchant.providers.cmi.is_some() || merchant.providers.paypal.is_some() {
@@ -101,15 +127,6 @@ impl App {
         };
         let auth = Arc::new(Authenticator::new(keys, open_as));
         let service = PaymentService::new(store.clone(), Arc::new(providers), metrics.clone());
-
-        let grpc = TcpListener::bind(settings.server.grpc_addr)
-            .await
-            .with_context(|| format!("binding the gRPC port {}", settings.server.grpc_addr))?;
-        let http_listener = TcpListener::bind(settings.server.http_addr)
-            .await
-            .with_context(|| format!("binding the HTTP port {}", settings.server.http_addr))?;
-        let grpc_addr = grpc.local_addr()?;
-        let http_addr = http_listener.local_addr()?;
         tracing::info!(%grpc_addr, %http_addr, mock_processor = ?mock_processor, "paygate listening");
         Ok(Self {
             settings,
@@ -197,6 +214,8 @@ impl App {
         let router = crate::http::router(crate::http::HttpState {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
+            service: self.service.clone(),
+            webhook_body_limit: self.settings.server.webhook_body_limit,
         });
         let http_listener = axum::serve::ListenerExt::tap_io(self.http, |tcp| {
             let _ = tcp.set_nodelay(true);
@@ -232,12 +251,72 @@ fn nodelay(
     })
 }
 
-async fn start_mock_processor(stop: &Trigger) -> anyhow::Result<SocketAddr> {
+/// Who signs and who verifies mock webhooks.
+struct MockSecrets {
+    /// Whether some merchant uses the in-process processor.
+    local_processor: bool,
+    /// What the in-process processor signs with: every key its merchants verify with.
+    processor: Vec<WebhookSecret>,
+    /// What each merchant's route verifies with; empty means the route answers 503.
+    by_merchant: HashMap<MerchantId, Vec<WebhookSecret>>,
+}
+
+/// Parses the configured secrets. A merchant on the in-process processor with none gets a
+/// random key made at start-up (development), shared with that processor only; a merchant on an
+/// external processor with none gets none: its webhooks are refused, never accepted unverified.
+fn webhook_secrets(settings: &Settings) -> anyhow::Result<MockSecrets> {
+    let mut out = MockSecrets {
+        local_processor: false,
+        processor: Vec::new(),
+        by_merchant: HashMap::new(),
+    };
+    let mut dev_secret = None;
+    for merchant in &settings.merchants {
+        let Some(mock) = &merchant.providers.mock else {
+            continue;
+        };
+        let mut keys = Vec::new();
+        for secret in &mock.webhook_secrets {
+            keys.push(WebhookSecret::parse(secret.expose()).with_context(|| {
+                format!("merchant {}: providers.mock.webhook_secret", merchant.id)
+            })?);
+        }
+        if mock.base_url.is_none() {
+            out.local_processor = true;
+            if keys.is_empty() {
+                let secret = match &dev_secret {
+                    Some(secret) => secret,
+                    None => dev_secret.insert(random_secret()?),
+                };
+                tracing::info!(merchant = %merchant.id, "no mock webhook secret configured: using a random one made at start-up");
+                keys.push(secret.clone());
+            }
+            out.processor.extend(keys.iter().cloned());
+        } else if keys.is_empty() {
+            tracing::warn!(merchant = %merchant.id, "no mock webhook secret configured: its webhooks will be refused (503)");
+        }
+        out.by_merchant.insert(merchant.id.clone(), keys);
+    }
+    Ok(out)
+}
+
+/// 32 random bytes, as a Standard Webhooks secret.
+fn random_secret() -> anyhow::Result<WebhookSecret> {
+    use base64::Engine as _;
+    let bytes: [u8; 32] = rand::random();
+    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    WebhookSecret::parse(&text).context("generating the development webhook secret")
+}
+
+async fn start_mock_processor(
+    stop: &Trigger,
+    secrets: Vec<WebhookSecret>,
+) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .context("binding the in-process mock processor")?;
     let addr = listener.local_addr()?;
-    let state = mock_server::ProcessorState::new();
+    let state = mock_server::ProcessorState::with_webhook_secrets(secrets);
     let wait = stop.wait();
     tokio::spawn(async move {
         if let Err(e) = mock_server::serve(listener, state, wait).await {

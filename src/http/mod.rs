@@ -1,23 +1,35 @@
-//! The HTTP side port: health, readiness and metrics for operators (webhooks join it later).
+//! The HTTP side port: health, readiness and metrics for operators, and provider webhooks.
 
 mod health;
+mod webhooks;
 
+use crate::service::PaymentService;
 use crate::store::Store;
 use crate::telemetry::Metrics;
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct HttpState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// Applies verified webhooks, and holds each merchant's verifiers.
+    pub service: PaymentService,
+    /// Larger webhook bodies get 413 before they are buffered.
+    pub webhook_body_limit: usize,
 }
 
 pub fn router(state: HttpState) -> Router {
+    let limit = state.webhook_body_limit;
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route(
+            "/webhooks/{provider}/{merchant}",
+            post(webhooks::receive).layer(DefaultBodyLimit::max(limit)),
+        )
         .with_state(state)
 }

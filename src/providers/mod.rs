@@ -3,11 +3,15 @@
 
 pub mod http_client;
 pub mod mock;
+pub mod webhook;
 
 use crate::domain::{
     AuthorizeCommand, Capabilities, MerchantId, Operation, Outcome, Payment, ProviderKind,
 };
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
 use std::collections::HashMap;
+use webhook::{VerifiedWebhook, WebhookRejection};
 
 /// A failed exchange with a provider, typed by whether money could have moved.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +74,20 @@ impl AnyProvider {
     pub async fn refund(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
         match self {
             Self::Mock(c) => c.refund(p, op).await,
+        }
+    }
+
+    /// Checks a webhook sent to this merchant's route over the raw `body`, before anything
+    /// parses it.
+    pub fn verify_webhook(
+        &self,
+        merchant: &MerchantId,
+        headers: &HeaderMap,
+        body: Bytes,
+        now_unix: i64,
+    ) -> Result<VerifiedWebhook, WebhookRejection> {
+        match self {
+            Self::Mock(c) => c.verify_webhook(merchant, headers, body, now_unix),
         }
     }
 

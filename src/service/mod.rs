@@ -5,6 +5,7 @@
 //! outcome. A crash between steps leaves a PENDING operation for the reconciler, never a
 //! charge without a record.
 
+mod apply_webhook;
 mod authorize;
 mod idempotency;
 mod operations;
@@ -12,10 +13,12 @@ mod queries;
 mod reconcile;
 mod watch_events;
 
+pub use apply_webhook::{WebhookError, WebhookResult};
 pub use reconcile::ReconcileOptions;
 
 use crate::domain::{
-    Failure, MerchantId, Operation, OperationKind, Outcome, Payment, PaymentId, Timestamp,
+    Failure, MerchantId, Operation, OperationKind, Outcome, Payment, PaymentId, ProviderKind,
+    Timestamp,
 };
 use crate::error::AppError;
 use crate::providers::{AnyProvider, ProviderError, Providers};
@@ -42,6 +45,11 @@ impl PaymentService {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The merchant's adapter for `kind`, e.g. to verify a webhook; `None` if not enabled.
+    pub fn provider_for(&self, merchant: &MerchantId, kind: ProviderKind) -> Option<&AnyProvider> {
+        self.providers.get(merchant, kind)
     }
 
     fn provider(&self, merchant: &MerchantId, payment: &Payment) -> Result<&AnyProvider, AppError> {

@@ -10,7 +10,7 @@ pub use sqlite::SqliteStore;
 
 use crate::domain::{
     Capabilities, IdempotencyKey, ListQuery, MerchantId, OperationId, OperationKind, Outcome,
-    Payment, PaymentId, Refusal, Timestamp,
+    Payment, PaymentId, ProviderKind, Refusal, Timestamp,
 };
 use std::time::Duration;
 
@@ -105,6 +105,17 @@ pub enum Write {
         release_key: bool,
         now: Timestamp,
     },
+    /// Records a verified provider event id and, if it is new, settles the operation it reports
+    /// exactly as [`Write::Settle`] does, in the same transaction: a duplicate changes nothing.
+    ApplyWebhook {
+        provider: ProviderKind,
+        event_id: String,
+        merchant: MerchantId,
+        payment_id: PaymentId,
+        operation: OperationId,
+        outcome: Outcome,
+        now: Timestamp,
+    },
     /// Records a reconciliation attempt that settled nothing, and when to try again.
     Defer {
         operation: OperationId,
@@ -122,6 +133,18 @@ pub enum Written {
     Settled(Box<Payment>),
     Reaped(u64),
     Deferred,
+    Webhook(WebhookWritten),
+}
+
+/// What [`Write::ApplyWebhook`] did.
+#[derive(Debug)]
+pub enum WebhookWritten {
+    /// New event; the payment changed.
+    Applied(Box<Payment>),
+    /// New event, recorded, but the payment had already moved on (late or reordered delivery).
+    Ignored,
+    /// This event id was seen before: nothing written.
+    Duplicate,
 }
 
 /// One row of the event log behind `WatchEvents`.
@@ -189,6 +212,21 @@ impl Store {
     ) -> Result<Payment, StoreError> {
         match self {
             Self::Sqlite(s) => s.payment(merchant, id).await,
+        }
+    }
+
+    /// The merchant's payment that the provider knows as `reference`, if any.
+    pub async fn payment_by_provider_reference(
+        &self,
+        merchant: &MerchantId,
+        provider: ProviderKind,
+        reference: &str,
+    ) -> Result<Option<Payment>, StoreError> {
+        match self {
+            Self::Sqlite(s) => {
+                s.payment_by_provider_reference(merchant, provider, reference)
+                    .await
+            }
         }
     }
 

@@ -26,3 +26,4 @@ mod state_rules;
 mod unknown_outcome;
 mod validation;
 mod watch_events;
+mod webhooks;

@@ -1,23 +1,51 @@
 //! The mock adapter: paygate's operations translated to the mock processor's HTTP API.
 
 use super::api::{MockApi, MockCallError};
+use super::webhook::WebhookSecret;
 use super::wire::{
     AmountRequest, CreatePaymentRequest, OperationObject, OperationResult, PaymentObject,
     PaymentState,
 };
+use crate::domain::MerchantId;
 use crate::domain::{
     AuthorizeCommand, CaptureMode, Failure, NextAction, Operation, OperationKind, Outcome, Payment,
     ProviderKind,
 };
 use crate::providers::ProviderError;
+use crate::providers::webhook::{VerifiedWebhook, WebhookRejection};
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
 
 pub struct MockClient {
     api: MockApi,
+    /// Sent with every new payment so the processor can report the customer's decision.
+    webhook_url: reqwest::Url,
+    /// Keys the processor's webhooks must be signed with; empty: every webhook is refused.
+    webhook_secrets: Vec<WebhookSecret>,
 }
 
 impl MockClient {
-    pub fn new(api: MockApi) -> Self {
-        Self { api }
+    pub fn new(
+        api: MockApi,
+        webhook_url: reqwest::Url,
+        webhook_secrets: Vec<WebhookSecret>,
+    ) -> Self {
+        Self {
+            api,
+            webhook_url,
+            webhook_secrets,
+        }
+    }
+
+    /// Checks a webhook's signature with this merchant's secrets (fails closed without any).
+    pub fn verify_webhook(
+        &self,
+        merchant: &MerchantId,
+        headers: &HeaderMap,
+        body: Bytes,
+        now_unix: i64,
+    ) -> Result<VerifiedWebhook, WebhookRejection> {
+        super::events::verify(&self.webhook_secrets, merchant, headers, body, now_unix)
     }
 
     pub async fn authorize(
@@ -32,6 +60,7 @@ impl MockClient {
             capture: p.capture_mode == CaptureMode::Automatic,
             token: cmd.payment_token.clone(),
             reference: p.merchant_reference.clone(),
+            webhook_url: Some(self.webhook_url.to_string()),
         };
         match answer(
             op,

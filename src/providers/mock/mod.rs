@@ -2,6 +2,7 @@
 //! adapter paygate uses to talk to it exactly as to a real processor.
 pub mod api;
 mod client;
+pub(crate) mod events;
 pub mod server;
 pub mod webhook;
 pub mod wire;

@@ -19,6 +19,10 @@ pub struct CreatePaymentRequest {
     pub token: String,
     /// The merchant's own reference, echoed back.
     pub reference: String,
+    /// Where the processor POSTs signed events about this payment (redirect flow). Absent in
+    /// older requests, so it defaults to none: no webhooks are sent then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
 }
 
 /// A payment as the processor sees it.
@@ -164,4 +168,30 @@ pub struct StatusResponse {
     pub payment: PaymentObject,
     /// The operation applied under the key; `None` for a payment creation.
     pub operation: Option<OperationObject>,
+}
+
+/// Body of a webhook the processor sends: signed as these exact bytes (Standard Webhooks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    /// `evt_` followed by a simple UUID; also sent as the `webhook-id` header, the same on every
+    /// retry, so the receiver can deduplicate.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: WebhookEventType,
+    /// The payment as it is right after the change.
+    pub payment: PaymentObject,
+}
+
+/// What happened to the payment. No catch-all: an unknown type is a decode error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WebhookEventType {
+    /// The customer approved; funds are held.
+    #[serde(rename = "payment.authorized")]
+    Authorized,
+    /// The customer approved a sale; funds are held and captured.
+    #[serde(rename = "payment.captured")]
+    Captured,
+    /// The customer (or the card) refused.
+    #[serde(rename = "payment.declined")]
+    Declined,
 }

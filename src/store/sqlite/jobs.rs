@@ -1,8 +1,8 @@
 //! The SQL of each write job. Runs on the writer connection inside a savepoint, so every
 //! read here sees the latest committed-or-batched state and nothing else writes meanwhile.
 
-use crate::domain::{OperationId, Payment, PaymentId, PaymentStatus, Timestamp};
-use crate::store::{Claimed, KeyClaim, StoreError, Write, Written};
+use crate::domain::{OperationId, Outcome, Payment, PaymentId, PaymentStatus, Timestamp};
+use crate::store::{Claimed, KeyClaim, StoreError, WebhookWritten, Write, Written};
 use sqlx::{Row, SqliteConnection};
 
 /// Why a job failed, and whether it wrote anything first.
@@ -72,36 +72,54 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             release_key,
             now,
         } => {
-            let (mut payment, version) = load(conn, *payment_id).await?;
-            let before = payment.status;
-            let mut doc = None;
-            if payment.settle(*operation, outcome.clone(), *now) {
-                let written = save(conn, &payment, Some(version), *operation).await?;
-                let succeeded = payment
-                    .operation(*operation)
-                    .is_some_and(|o| o.status == crate::domain::OperationStatus::Succeeded);
-                if payment.status != before || succeeded {
-                    append_event(conn, &payment, &written, *now).await?;
-                }
-                doc = Some(written);
-            }
-            if *release_key {
-                sqlx::query("DELETE FROM idempotency_keys WHERE operation_id = ?")
-                    .bind(operation.to_string())
-                    .execute(&mut *conn)
-                    .await?;
-            } else {
-                let doc = match doc {
-                    Some(d) => d,
-                    None => serde_json::to_string(&payment)?,
-                };
-                sqlx::query("UPDATE idempotency_keys SET response = ? WHERE operation_id = ? AND response IS NULL")
-                    .bind(doc)
-                    .bind(operation.to_string())
-                    .execute(&mut *conn)
-                    .await?;
-            }
+            let (payment, version) = load(conn, *payment_id).await?;
+            let (payment, _) = settle(
+                conn,
+                payment,
+                version,
+                *operation,
+                outcome,
+                *release_key,
+                *now,
+            )
+            .await?;
             Ok(Written::Settled(Box::new(payment)))
+        }
+        Write::ApplyWebhook {
+            provider,
+            event_id,
+            merchant,
+            payment_id,
+            operation,
+            outcome,
+            now,
+        } => {
+            // Refusals first (nothing written yet), then the dedupe row, then the change.
+            let (payment, version) = load(conn, *payment_id).await?;
+            if payment.merchant != *merchant {
+                return Err(JobError::Clean(StoreError::NotFound));
+            }
+            let inserted = sqlx::query(
+                "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(provider.as_str())
+            .bind(event_id)
+            .bind(merchant.as_str())
+            .bind(now.micros())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Ok(Written::Webhook(WebhookWritten::Duplicate));
+            }
+            let (payment, changed) =
+                settle(conn, payment, version, *operation, outcome, false, *now).await?;
+            Ok(Written::Webhook(if changed {
+                WebhookWritten::Applied(Box::new(payment))
+            } else {
+                WebhookWritten::Ignored
+            }))
         }
         Write::Defer {
             operation,
@@ -128,6 +146,52 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
     }
 }
 
+/// Applies an outcome to a loaded payment, appends the event, records the idempotent response
+/// (or forgets the key with `release_key`). Shared by the API's settle and by webhooks, so both
+/// go through the same state machine. Returns the payment and whether it changed.
+async fn settle(
+    conn: &mut SqliteConnection,
+    mut payment: Payment,
+    version: i64,
+    operation: OperationId,
+    outcome: &Outcome,
+    release_key: bool,
+    now: Timestamp,
+) -> Result<(Payment, bool), JobError> {
+    let before = payment.status;
+    let mut doc = None;
+    let changed = payment.settle(operation, outcome.clone(), now);
+    if changed {
+        let written = save(conn, &payment, Some(version), operation).await?;
+        let succeeded = payment
+            .operation(operation)
+            .is_some_and(|o| o.status == crate::domain::OperationStatus::Succeeded);
+        if payment.status != before || succeeded {
+            append_event(conn, &payment, &written, now).await?;
+        }
+        doc = Some(written);
+    }
+    if release_key {
+        sqlx::query("DELETE FROM idempotency_keys WHERE operation_id = ?")
+            .bind(operation.to_string())
+            .execute(&mut *conn)
+            .await?;
+    } else {
+        let doc = match doc {
+            Some(d) => d,
+            None => serde_json::to_string(&payment)?,
+        };
+        sqlx::query(
+            "UPDATE idempotency_keys SET response = ? WHERE operation_id = ? AND response IS NULL",
+        )
+        .bind(doc)
+        .bind(operation.to_string())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok((payment, changed))
+}
+
 async fn open_payment(
     conn: &mut SqliteConnection,
     claim: &KeyClaim,
@@ -151,8 +215,10 @@ async fn open_payment(
     })
 }
 
-/// Looks the key up. A stored response whose payment was PENDING is not replayed as is: the
-/// caller gets the payment as it stands now, since reconciliation may have settled it.
+/// Looks the key up. A stored response whose payment was still open (PENDING, REQUIRES_ACTION)
+/// is not replayed as is: the caller gets the payment as it stands now, since reconciliation or
+/// a webhook may have settled it since, and a stale REQUIRES_ACTION would send the buyer back
+/// to a page they have already completed.
 async fn existing_claim(
     conn: &mut SqliteConnection,
     claim: &KeyClaim,
@@ -174,7 +240,10 @@ async fn existing_claim(
         return Ok(Some(Claimed::InUse));
     };
     let saved: Payment = serde_json::from_str(&response)?;
-    if saved.status == PaymentStatus::Pending {
+    if matches!(
+        saved.status,
+        PaymentStatus::Pending | PaymentStatus::RequiresAction
+    ) {
         let (current, _) = load(conn, saved.id).await?;
         return Ok(Some(Claimed::Replay(Box::new(current))));
     }

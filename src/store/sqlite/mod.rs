@@ -10,7 +10,9 @@ mod jobs;
 mod writer;
 
 use super::{DueOperation, StoreError, StoreOptions, StoredEvent, Write, Written};
-use crate::domain::{ListQuery, MerchantId, OperationId, Payment, PaymentId, Timestamp};
+use crate::domain::{
+    ListQuery, MerchantId, OperationId, Payment, PaymentId, ProviderKind, Timestamp,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -94,6 +96,26 @@ impl SqliteStore {
             .await?
             .ok_or(StoreError::NotFound)?;
         Ok(serde_json::from_str(row.try_get::<&str, _>(0)?)?)
+    }
+
+    pub(super) async fn payment_by_provider_reference(
+        &self,
+        merchant: &MerchantId,
+        provider: ProviderKind,
+        reference: &str,
+    ) -> Result<Option<Payment>, StoreError> {
+        let row = sqlx::query(
+            "SELECT doc FROM payments WHERE merchant_id = ? AND provider = ? AND provider_reference = ?",
+        )
+        .bind(merchant.as_str())
+        .bind(provider.as_str())
+        .bind(reference)
+        .fetch_optional(&self.inner.readers)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(serde_json::from_str(row.try_get::<&str, _>(0)?)?)),
+            None => Ok(None),
+        }
     }
 
     pub(super) async fn list(

@@ -1,12 +1,13 @@
 //! The hosted "card check" page a `mock_redirect` payment sends the customer to, with approve and
-//! decline buttons standing in for a bank's 3-D Secure challenge.
+//! decline buttons standing in for a bank's 3-D Secure challenge. The decision is sent to the
+//! payment's `webhook_url` as a signed event.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::ProcessorState;
-use crate::providers::mock::wire::PaymentState;
+use super::{ProcessorState, delivery};
+use crate::providers::mock::wire::{PaymentState, WebhookEventType};
 
 /// `GET /pay/{id}`
 pub(super) async fn page(State(state): State<ProcessorState>, Path(id): Path<String>) -> Response {
@@ -35,10 +36,17 @@ pub(super) async fn approve(
     State(state): State<ProcessorState>,
     Path(id): Path<String>,
 ) -> Response {
-    match state.with_ledger(|ledger| ledger.approve(&id)) {
-        Ok(payment) => {
+    match state.with_ledger(|ledger| ledger.approve(&id).map(|p| (p, ledger.webhook_url(&id)))) {
+        Ok((payment, url)) => {
             tracing::info!(payment_id = %payment.id, "customer approved a payment");
-            // Webhook delivery comes with the events issue.
+            let kind = if payment.status == PaymentState::Captured {
+                WebhookEventType::Captured
+            } else {
+                WebhookEventType::Authorized
+            };
+            if let Some(url) = url {
+                delivery::spawn(&state, url, kind, payment);
+            }
             Html("<p>Payment approved. You can close this window.</p>").into_response()
         }
         Err(error) => (error.status, error.message).into_response(),
@@ -50,10 +58,12 @@ pub(super) async fn decline(
     State(state): State<ProcessorState>,
     Path(id): Path<String>,
 ) -> Response {
-    match state.with_ledger(|ledger| ledger.decline(&id)) {
-        Ok(payment) => {
+    match state.with_ledger(|ledger| ledger.decline(&id).map(|p| (p, ledger.webhook_url(&id)))) {
+        Ok((payment, url)) => {
             tracing::info!(payment_id = %payment.id, "customer declined a payment");
-            // Webhook delivery comes with the events issue.
+            if let Some(url) = url {
+                delivery::spawn(&state, url, WebhookEventType::Declined, payment);
+            }
             Html("<p>Payment declined. You can close this window.</p>").into_response()
         }
         Err(error) => (error.status, error.message).into_response(),

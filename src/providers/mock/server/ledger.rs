@@ -26,6 +26,8 @@ struct PaymentRecord {
     payment: PaymentObject,
     /// Whether approving on the hosted page should capture at once.
     capture_on_approve: bool,
+    /// Where to send the signed event once the customer decides.
+    webhook_url: Option<String>,
 }
 
 struct StoredReply {
@@ -132,6 +134,7 @@ impl Ledger {
             PaymentRecord {
                 payment: payment.clone(),
                 capture_on_approve: req.capture,
+                webhook_url: req.webhook_url.clone(),
             },
         );
         let applied = Applied {
@@ -233,6 +236,13 @@ impl Ledger {
         );
         self.store(payment.clone());
         Ok(payment)
+    }
+
+    /// Where the payment's events go, if its creator asked for them.
+    pub(super) fn webhook_url(&self, payment_id: &str) -> Option<String> {
+        self.payments
+            .get(payment_id)
+            .and_then(|record| record.webhook_url.clone())
     }
 
     pub(super) fn payment(&self, payment_id: &str) -> Option<&PaymentObject> {

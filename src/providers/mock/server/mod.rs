@@ -2,8 +2,9 @@
 //!
 //! Submodules: `ledger` (state and transitions), `rules` (tokens and validation), `routes` (the
 //! `/v1` API), `faults` (fault injection and its control endpoint) and `hosted` (the customer's
-//! approve/decline page).
+//! approve/decline page), `delivery` (signed webhooks to the payment's `webhook_url`).
 
+mod delivery;
 mod faults;
 mod hosted;
 mod ledger;
@@ -23,6 +24,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 
 use self::ledger::Ledger;
+use crate::providers::mock::webhook::WebhookSecret;
 use crate::providers::mock::wire::{ErrorBody, Faults, LedgerSummary};
 
 /// Shared state of one mock processor: its ledger and fault settings. Cheap to clone.
@@ -35,12 +37,24 @@ pub struct ProcessorState {
 struct Shared {
     ledger: Mutex<Ledger>,
     faults: Mutex<Faults>,
+    /// Signing keys for outgoing webhooks; none means no webhook is sent.
+    webhook_secrets: Vec<WebhookSecret>,
 }
 
 impl ProcessorState {
     /// An empty ledger with no faults.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty ledger that signs its webhooks with `secrets` (every one, for rotation).
+    pub fn with_webhook_secrets(secrets: Vec<WebhookSecret>) -> Self {
+        Self {
+            inner: Arc::new(Shared {
+                webhook_secrets: secrets,
+                ..Shared::default()
+            }),
+        }
     }
 
     /// Current fault settings.

@@ -4,6 +4,7 @@
 mod faults;
 mod operations;
 mod payments;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -49,6 +50,7 @@ fn payment(token: &str, amount: i64, capture: bool) -> CreatePaymentRequest {
         capture,
         token: token.to_owned(),
         reference: "order-1".to_owned(),
+        webhook_url: None,
     }
 }
 
