@@ -10,10 +10,10 @@ use crate::domain::{MerchantId, Timestamp};
 use crate::grpc::auth::Authenticator;
 use crate::grpc::proto::payment_gateway_server::PaymentGatewayServer;
 use crate::grpc::{Api, proto};
-use crate::providers::mock::api::MockApi;
+use crate::providers::mock::server as mock_server;
 use crate::providers::mock::webhook::WebhookSecret;
-use crate::providers::mock::{MockClient, server as mock_server};
-use crate::providers::{AnyProvider, Providers, http_client};
+use crate::providers::urls::PublicUrls;
+use crate::providers::{http_client, registry};
 use crate::service::{PaymentService, ReconcileOptions};
 use crate::shutdown::Trigger;
 use crate::store::{Store, StoreOptions, Write};
@@ -74,45 +74,15 @@ impl App {
             None => format!("http://{http_addr}/"),
         };
 
-        let secrets = webhook_secrets(&settings)?;
+        let secrets = registry::mock_secrets(&settings)?;
         let mock_processor = if secrets.local_processor {
             Some(start_mock_processor(&background, secrets.processor.clone()).await?)
         } else {
             None
         };
 
-        let mut providers = Providers::default();
-        for merchant in &settings.merchants {
-            if let Some(mock) = &merchant.providers.mock {
-                let base = match (&mock.base_url, mock_processor) {
-                    (Some(url), _) => url.clone(),
-                    (None, Some(addr)) => reqwest::Url::parse(&format!("http://{addr}/"))?,
-                    (None, None) => anyhow::bail!("mock processor expected but not started"),
-                };
-                let webhook_url = reqwest::Url::parse(&format!(
-                    "{}/webhooks/mock/{}",
-                    public_base.trim_end_matches('/'),
-                    merchant.id
-                ))
-                .context("building the mock webhook URL from server.public_base_url")?;
-                let verify_with = secrets
-                    .by_merchant
-                    .get(&merchant.id)
-                    .cloned()
-                    .unwrap_or_default();
-                providers.insert(
-                    merchant.id.clone(),
-                    AnyProvider::Mock(MockClient::new(
-                        MockApi::new(base, http.clone()),
-                        webhook_url,
-                        verify_with,
-                    )),
-                );
-            }
-            if merchant.providers.cmi.is_some() || merchant.providers.paypal.is_some() {
-                tracing::warn!(merchant = %merchant.id, "CMI and PayPal adapters are not in this build yet; only the mock provider is enabled");
-            }
-        }
+        let urls = PublicUrls::new(&public_base);
+        let providers = registry::build(&settings, &urls, &http, mock_processor, &secrets)?;
 
         let mut keys = HashMap::new();
         for merchant in &settings.merchants {
@@ -249,63 +219,6 @@ fn nodelay(
             let _ = tcp.set_nodelay(true);
         })
     })
-}
-
-/// Who signs and who verifies mock webhooks.
-struct MockSecrets {
-    /// Whether some merchant uses the in-process processor.
-    local_processor: bool,
-    /// What the in-process processor signs with: every key its merchants verify with.
-    processor: Vec<WebhookSecret>,
-    /// What each merchant's route verifies with; empty means the route answers 503.
-    by_merchant: HashMap<MerchantId, Vec<WebhookSecret>>,
-}
-
-/// Parses the configured secrets. A merchant on the in-process processor with none gets a
-/// random key made at start-up (development), shared with that processor only; a merchant on an
-/// external processor with none gets none: its webhooks are refused, never accepted unverified.
-fn webhook_secrets(settings: &Settings) -> anyhow::Result<MockSecrets> {
-    let mut out = MockSecrets {
-        local_processor: false,
-        processor: Vec::new(),
-        by_merchant: HashMap::new(),
-    };
-    let mut dev_secret = None;
-    for merchant in &settings.merchants {
-        let Some(mock) = &merchant.providers.mock else {
-            continue;
-        };
-        let mut keys = Vec::new();
-        for secret in &mock.webhook_secrets {
-            keys.push(WebhookSecret::parse(secret.expose()).with_context(|| {
-                format!("merchant {}: providers.mock.webhook_secret", merchant.id)
-            })?);
-        }
-        if mock.base_url.is_none() {
-            out.local_processor = true;
-            if keys.is_empty() {
-                let secret = match &dev_secret {
-                    Some(secret) => secret,
-                    None => dev_secret.insert(random_secret()?),
-                };
-                tracing::info!(merchant = %merchant.id, "no mock webhook secret configured: using a random one made at start-up");
-                keys.push(secret.clone());
-            }
-            out.processor.extend(keys.iter().cloned());
-        } else if keys.is_empty() {
-            tracing::warn!(merchant = %merchant.id, "no mock webhook secret configured: its webhooks will be refused (503)");
-        }
-        out.by_merchant.insert(merchant.id.clone(), keys);
-    }
-    Ok(out)
-}
-
-/// 32 random bytes, as a Standard Webhooks secret.
-fn random_secret() -> anyhow::Result<WebhookSecret> {
-    use base64::Engine as _;
-    let bytes: [u8; 32] = rand::random();
-    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
-    WebhookSecret::parse(&text).context("generating the development webhook secret")
 }
 
 async fn start_mock_processor(

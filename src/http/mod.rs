@@ -1,6 +1,8 @@
-//! The HTTP side port: health, readiness and metrics for operators, and provider webhooks.
+//! The HTTP side port: health, readiness and metrics for operators, provider webhooks, and the
+//! pages providers send customers back to.
 
 mod health;
+mod return_pages;
 mod webhooks;
 
 use crate::service::PaymentService;
@@ -27,6 +29,12 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route(
+            "/return/{provider}/{merchant}/{payment}/{outcome}",
+            get(return_pages::customer_return)
+                .post(return_pages::customer_return)
+                .layer(DefaultBodyLimit::max(limit)),
+        )
         .route(
             "/webhooks/{provider}/{merchant}",
             post(webhooks::receive).layer(DefaultBodyLimit::max(limit)),

@@ -3,6 +3,8 @@
 
 pub mod http_client;
 pub mod mock;
+pub mod registry;
+pub mod urls;
 pub mod webhook;
 
 use crate::domain::{
@@ -88,6 +90,22 @@ impl AnyProvider {
     ) -> Result<VerifiedWebhook, WebhookRejection> {
         match self {
             Self::Mock(c) => c.verify_webhook(merchant, headers, body, now_unix),
+        }
+    }
+
+    /// The customer came back from the provider's page to `back`: what the provider now says
+    /// about the authorize operation `op`. Never taken from the browser alone: the mock asks
+    /// the processor; CMI checks the signed fields, then asks; PayPal completes the approved
+    /// order. `Ok(None)`: nothing known yet (the webhook or the reconciler will settle it).
+    pub async fn customer_returned(
+        &self,
+        p: &Payment,
+        op: &Operation,
+        back: &urls::CustomerReturn,
+    ) -> Result<Option<Outcome>, ProviderError> {
+        let _ = (p, back);
+        match self {
+            Self::Mock(c) => c.status(op).await,
         }
     }
 

@@ -7,6 +7,7 @@
 
 mod apply_webhook;
 mod authorize;
+mod customer_return;
 mod idempotency;
 mod operations;
 mod queries;

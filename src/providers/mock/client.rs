@@ -12,14 +12,17 @@ use crate::domain::{
     ProviderKind,
 };
 use crate::providers::ProviderError;
+use crate::providers::urls::{PublicUrls, ReturnOutcome};
 use crate::providers::webhook::{VerifiedWebhook, WebhookRejection};
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 
 pub struct MockClient {
     api: MockApi,
-    /// Sent with every new payment so the processor can report the customer's decision.
-    webhook_url: reqwest::Url,
+    merchant: MerchantId,
+    /// paygate's webhook and return-page URLs, sent with every new payment so the processor can
+    /// report the customer's decision and send the customer back.
+    urls: PublicUrls,
     /// Keys the processor's webhooks must be signed with; empty: every webhook is refused.
     webhook_secrets: Vec<WebhookSecret>,
 }
@@ -27,12 +30,14 @@ pub struct MockClient {
 impl MockClient {
     pub fn new(
         api: MockApi,
-        webhook_url: reqwest::Url,
+        merchant: MerchantId,
+        urls: PublicUrls,
         webhook_secrets: Vec<WebhookSecret>,
     ) -> Self {
         Self {
             api,
-            webhook_url,
+            merchant,
+            urls,
             webhook_secrets,
         }
     }
@@ -60,7 +65,9 @@ impl MockClient {
             capture: p.capture_mode == CaptureMode::Automatic,
             token: cmd.payment_token.clone(),
             reference: p.merchant_reference.clone(),
-            webhook_url: Some(self.webhook_url.to_string()),
+            webhook_url: Some(self.urls.webhook(ProviderKind::Mock, &self.merchant)),
+            return_url: Some(self.return_page(p, ReturnOutcome::Ok)),
+            cancel_url: Some(self.return_page(p, ReturnOutcome::Fail)),
         };
         match answer(
             op,
@@ -69,6 +76,11 @@ impl MockClient {
             Ok(obj) => payment_outcome(op, obj),
             Err(refused) => Ok(refused),
         }
+    }
+
+    fn return_page(&self, p: &Payment, outcome: ReturnOutcome) -> String {
+        self.urls
+            .return_page(ProviderKind::Mock, &self.merchant, p.id, outcome)
     }
 
     pub async fn capture(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {

@@ -23,6 +23,13 @@ pub struct CreatePaymentRequest {
     /// older requests, so it defaults to none: no webhooks are sent then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
+    /// Where the hosted page sends the customer after approving (redirect flow); none: the
+    /// page just says it is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_url: Option<String>,
+    /// Where the hosted page sends the customer after declining.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_url: Option<String>,
 }
 
 /// A payment as the processor sees it.

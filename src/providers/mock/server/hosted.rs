@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::{ProcessorState, delivery};
 use crate::providers::mock::wire::{PaymentState, WebhookEventType};
@@ -36,8 +36,17 @@ pub(super) async fn approve(
     State(state): State<ProcessorState>,
     Path(id): Path<String>,
 ) -> Response {
-    match state.with_ledger(|ledger| ledger.approve(&id).map(|p| (p, ledger.webhook_url(&id)))) {
-        Ok((payment, url)) => {
+    let decided = state.with_ledger(|ledger| {
+        ledger.approve(&id).map(|p| {
+            (
+                p,
+                ledger.webhook_url(&id),
+                ledger.customer_return(&id, true),
+            )
+        })
+    });
+    match decided {
+        Ok((payment, url, back)) => {
             tracing::info!(payment_id = %payment.id, "customer approved a payment");
             let kind = if payment.status == PaymentState::Captured {
                 WebhookEventType::Captured
@@ -47,7 +56,7 @@ pub(super) async fn approve(
             if let Some(url) = url {
                 delivery::spawn(&state, url, kind, payment);
             }
-            Html("<p>Payment approved. You can close this window.</p>").into_response()
+            send_back(back, "<p>Payment approved. You can close this window.</p>")
         }
         Err(error) => (error.status, error.message).into_response(),
     }
@@ -58,15 +67,33 @@ pub(super) async fn decline(
     State(state): State<ProcessorState>,
     Path(id): Path<String>,
 ) -> Response {
-    match state.with_ledger(|ledger| ledger.decline(&id).map(|p| (p, ledger.webhook_url(&id)))) {
-        Ok((payment, url)) => {
+    let decided = state.with_ledger(|ledger| {
+        ledger.decline(&id).map(|p| {
+            (
+                p,
+                ledger.webhook_url(&id),
+                ledger.customer_return(&id, false),
+            )
+        })
+    });
+    match decided {
+        Ok((payment, url, back)) => {
             tracing::info!(payment_id = %payment.id, "customer declined a payment");
             if let Some(url) = url {
                 delivery::spawn(&state, url, WebhookEventType::Declined, payment);
             }
-            Html("<p>Payment declined. You can close this window.</p>").into_response()
+            send_back(back, "<p>Payment declined. You can close this window.</p>")
         }
         Err(error) => (error.status, error.message).into_response(),
+    }
+}
+
+/// Like a real processor: 303 to the merchant's return URL when it gave one (the webhook has
+/// been sent already, so the merchant may know the outcome when the customer arrives).
+fn send_back(to: Option<String>, page: &'static str) -> Response {
+    match to {
+        Some(url) => Redirect::to(&url).into_response(),
+        None => Html(page).into_response(),
     }
 }
 

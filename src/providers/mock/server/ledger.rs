@@ -28,6 +28,9 @@ struct PaymentRecord {
     capture_on_approve: bool,
     /// Where to send the signed event once the customer decides.
     webhook_url: Option<String>,
+    /// Where the hosted page sends the customer after approving / declining.
+    return_url: Option<String>,
+    cancel_url: Option<String>,
 }
 
 struct StoredReply {
@@ -135,6 +138,8 @@ impl Ledger {
                 payment: payment.clone(),
                 capture_on_approve: req.capture,
                 webhook_url: req.webhook_url.clone(),
+                return_url: req.return_url.clone(),
+                cancel_url: req.cancel_url.clone(),
             },
         );
         let applied = Applied {
@@ -243,6 +248,16 @@ impl Ledger {
         self.payments
             .get(payment_id)
             .and_then(|record| record.webhook_url.clone())
+    }
+
+    /// Where the customer goes after approving (`approved`) or declining, if the creator said.
+    pub(super) fn customer_return(&self, payment_id: &str, approved: bool) -> Option<String> {
+        let record = self.payments.get(payment_id)?;
+        if approved {
+            record.return_url.clone()
+        } else {
+            record.cancel_url.clone()
+        }
     }
 
     pub(super) fn payment(&self, payment_id: &str) -> Option<&PaymentObject> {

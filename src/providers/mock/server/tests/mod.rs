@@ -51,6 +51,8 @@ fn payment(token: &str, amount: i64, capture: bool) -> CreatePaymentRequest {
         token: token.to_owned(),
         reference: "order-1".to_owned(),
         webhook_url: None,
+        return_url: None,
+        cancel_url: None,
     }
 }
 

@@ -74,6 +74,8 @@ async fn an_approval_is_delivered_signed_and_retried_with_the_same_id() {
     let (api, http) = processor().await;
     let req = CreatePaymentRequest {
         webhook_url: Some(url),
+        return_url: None,
+        cancel_url: None,
         ..payment("mock_redirect", 900, true)
     };
     let p = api.create_payment("w1", &req).await.unwrap();
@@ -115,6 +117,8 @@ async fn a_decline_is_delivered_with_its_code() {
     let (api, http) = processor().await;
     let req = CreatePaymentRequest {
         webhook_url: Some(url),
+        return_url: None,
+        cancel_url: None,
         ..payment("mock_redirect", 900, false)
     };
     let p = api.create_payment("w2", &req).await.unwrap();
