@@ -82,7 +82,8 @@ impl App {
         };
 
         let urls = PublicUrls::new(&public_base);
-        let providers = registry::build(&settings, &urls, &http, mock_processor, &secrets)?;
+        let providers =
+            registry::build(&settings, &urls, &http, &metrics, mock_processor, &secrets)?;
 
         let mut keys = HashMap::new();
         for merchant in &settings.merchants {
@@ -152,9 +153,10 @@ impl App {
             reconcile,
             self.background.wait(),
         ));
-        tokio::spawn(reap_keys(
+        tokio::spawn(reap(
             self.store.clone(),
             self.settings.idempotency.retention,
+            self.settings.events.retention,
             self.settings.idempotency.reap_interval,
             self.background.wait(),
         ));
@@ -286,9 +288,11 @@ async fn reconcile_loop(
 }
 
 /// Forgets finished idempotency keys once they are older than the retention period.
-async fn reap_keys(
+/// Deletes finished idempotency keys past their retention and events past theirs (if any).
+async fn reap(
     store: Store,
     retention: Duration,
+    event_retention: Option<Duration>,
     every: Duration,
     stop: impl Future<Output = ()> + Send,
 ) {
@@ -304,6 +308,15 @@ async fn reap_keys(
         match store.write(Write::ReapKeys { cutoff }).await {
             Ok(n) => tracing::debug!(reaped = ?n, "idempotency keys reaped"),
             Err(e) => tracing::warn!(error = %e, "reaping idempotency keys failed"),
+        }
+        let Some(kept) = event_retention else {
+            continue;
+        };
+        let secs = i64::try_from(kept.as_secs()).unwrap_or(i64::MAX);
+        let cutoff = Timestamp::now().plus_seconds(-secs);
+        match store.write(Write::PruneEvents { cutoff }).await {
+            Ok(n) => tracing::debug!(pruned = ?n, "old events pruned"),
+            Err(e) => tracing::warn!(error = %e, "pruning old events failed"),
         }
     }
 }

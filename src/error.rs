@@ -96,6 +96,10 @@ pub enum AppError {
     },
     #[error("the database is unavailable; retry with the same key")]
     StoreUnavailable(String),
+    #[error(
+        "events up to sequence {pruned_through} were deleted by retention; resume from after_sequence = 0 (the oldest kept) or re-read payments with ListPayments"
+    )]
+    EventsPruned { pruned_through: i64 },
     #[error("the request is larger than this server accepts")]
     MessageTooLarge,
     #[error("missing or invalid API key")]

@@ -10,10 +10,11 @@
 //! - [`providers`]: one adapter per processor (mock today), plus the mock processor itself.
 //! - [`store`]: the ledger (SQLite with group commit); all SQL lives there.
 //! - [`app`]: the one wiring shared by `main` and the tests; [`config`], [`telemetry`],
-//!   [`shutdown`] support it.
+//!   [`shutdown`] and [`deadline`] (the caller's deadline, carried to provider calls) support it.
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod deadline;
 pub mod domain;
 pub mod error;
 pub mod grpc;

@@ -35,6 +35,17 @@ struct ProviderOpLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabel {
+    provider: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CircuitLabels {
+    provider: &'static str,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WebhookLabels {
     provider: &'static str,
     result: &'static str,
@@ -56,6 +67,9 @@ pub struct Metrics {
     webhooks: Family<WebhookLabels, Counter>,
     replays: Family<MethodLabel, Counter>,
     unresolved: Gauge,
+    provider_retries: Family<ProviderLabel, Counter>,
+    circuit_open: Family<ProviderLabel, Gauge>,
+    circuit_transitions: Family<CircuitLabels, Counter>,
 }
 
 impl Metrics {
@@ -69,6 +83,24 @@ impl Metrics {
         let webhooks = Family::<WebhookLabels, Counter>::default();
         let replays = Family::<MethodLabel, Counter>::default();
         let unresolved = Gauge::default();
+        let provider_retries = Family::<ProviderLabel, Counter>::default();
+        let circuit_open = Family::<ProviderLabel, Gauge>::default();
+        let circuit_transitions = Family::<CircuitLabels, Counter>::default();
+        registry.register(
+            "paygate_provider_retries",
+            "Provider HTTP attempts repeated after a failure that could not charge twice",
+            provider_retries.clone(),
+        );
+        registry.register(
+            "paygate_provider_circuit_open",
+            "1 while the provider's circuit breaker refuses calls (open or half-open), else 0",
+            circuit_open.clone(),
+        );
+        registry.register(
+            "paygate_provider_circuit_transitions",
+            "Circuit breaker state changes, by the state entered",
+            circuit_transitions.clone(),
+        );
         // prometheus-client appends `_total` to counters and the unit suffix itself.
         registry.register(
             "paygate_grpc_requests",
@@ -114,7 +146,26 @@ impl Metrics {
             webhooks,
             replays,
             unresolved,
+            provider_retries,
+            circuit_open,
+            circuit_transitions,
         }
+    }
+
+    pub fn provider_retry(&self, provider: &'static str) {
+        self.provider_retries
+            .get_or_create(&ProviderLabel { provider })
+            .inc();
+    }
+
+    /// The breaker of `provider` entered `state` (`open`, `half_open`, `closed`).
+    pub fn provider_circuit(&self, provider: &'static str, state: &'static str) {
+        self.circuit_transitions
+            .get_or_create(&CircuitLabels { provider, state })
+            .inc();
+        self.circuit_open
+            .get_or_create(&ProviderLabel { provider })
+            .set(i64::from(state != "closed"));
     }
 
     pub fn grpc_request(&self, method: &str, code: &str, took: Duration) {

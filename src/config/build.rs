@@ -117,6 +117,8 @@ pub(super) fn settings(raw: RawFile, env: Env<'_>, p: &mut Problems) -> Option<S
         p,
     );
     let merchants = merchants(raw.merchants, require_auth, env, p);
+    let events = super::tuning::events(&raw.events, p);
+    let provider_calls = super::tuning::provider_calls(&raw.provider_calls, p);
     Some(Settings {
         server: server?,
         database: DatabaseSettings { url: database_url? },
@@ -125,6 +127,8 @@ pub(super) fn settings(raw: RawFile, env: Env<'_>, p: &mut Problems) -> Option<S
             format: raw.log.format.unwrap_or_default(),
         },
         idempotency: idempotency?,
+        events: events?,
+        provider_calls: provider_calls?,
         merchants,
         dev_mode: false,
     })

@@ -57,6 +57,22 @@ pub(super) fn describe(settings: &Settings) -> String {
         settings.idempotency.retention.as_secs() / 3600,
         settings.idempotency.reap_interval.as_secs()
     );
+    let events = match settings.events.retention {
+        Some(kept) => format!("kept {} h", kept.as_secs() / 3600),
+        None => "kept forever".to_owned(),
+    };
+    let _ = writeln!(out, "events: {events}");
+    let calls = settings.provider_calls;
+    let _ = writeln!(
+        out,
+        "provider_calls: {} attempts, {} concurrent, breaker opens at {}% of >= {} calls in {} s for {} s",
+        calls.max_attempts,
+        calls.max_concurrent,
+        calls.breaker_failure_percent,
+        calls.breaker_min_calls,
+        calls.breaker_window.as_secs(),
+        calls.breaker_open_for.as_secs()
+    );
     let _ = writeln!(out, "merchants: {}", settings.merchants.len());
     for merchant in &settings.merchants {
         merchant_lines(&mut out, merchant);

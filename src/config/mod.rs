@@ -12,6 +12,7 @@ mod secret;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
+mod tuning;
 mod values;
 
 use crate::domain::MerchantId;
@@ -32,6 +33,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub log: LogSettings,
     pub idempotency: IdempotencySettings,
+    pub events: EventSettings,
+    pub provider_calls: ProviderCallSettings,
     pub merchants: Vec<MerchantSettings>,
     /// True when no config file was given: SQLite ./paygate.db, in-process mock, auth off, merchant "default".
     pub dev_mode: bool,
@@ -82,6 +85,29 @@ pub struct IdempotencySettings {
     pub retention: Duration,
     /// How often expired keys are deleted.
     pub reap_interval: Duration,
+}
+
+/// The `WatchEvents` log (`[events]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventSettings {
+    /// Events older than this are deleted; `None` keeps them forever (`retention_hours = 0`).
+    /// A subscriber resuming after a pruned sequence gets `OUT_OF_RANGE`.
+    pub retention: Option<Duration>,
+}
+
+/// How paygate calls providers (`[provider_calls]`): retries, concurrency, circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderCallSettings {
+    /// Attempts per call, the first included (retries only where they cannot charge twice).
+    pub max_attempts: u32,
+    /// Calls in flight to one provider at once.
+    pub max_concurrent: usize,
+    /// The breaker opens when, over `breaker_window`, at least `breaker_min_calls` calls were
+    /// made and `breaker_failure_percent` of them failed; it stays open `breaker_open_for`.
+    pub breaker_window: Duration,
+    pub breaker_min_calls: u32,
+    pub breaker_failure_percent: u32,
+    pub breaker_open_for: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -333,6 +359,8 @@ impl Settings {
                 retention: build::DEFAULT_RETENTION,
                 reap_interval: build::DEFAULT_REAP_INTERVAL,
             },
+            events: tuning::DEFAULT_EVENTS,
+            provider_calls: tuning::DEFAULT_PROVIDER_CALLS,
             merchants,
             dev_mode: true,
         }

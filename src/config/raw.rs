@@ -18,6 +18,8 @@ pub(super) struct RawFile {
     pub database: RawDatabase,
     pub log: RawLog,
     pub idempotency: RawIdempotency,
+    pub events: RawEvents,
+    pub provider_calls: RawProviderCalls,
     pub merchants: Vec<RawMerchant>,
 }
 
@@ -52,6 +54,23 @@ pub(super) struct RawLog {
 pub(super) struct RawIdempotency {
     pub retention_hours: Option<u64>,
     pub reap_interval_secs: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawEvents {
+    pub retention_hours: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawProviderCalls {
+    pub max_attempts: Option<u32>,
+    pub max_concurrent: Option<usize>,
+    pub breaker_window_secs: Option<u32>,
+    pub breaker_min_calls: Option<u32>,
+    pub breaker_failure_percent: Option<u32>,
+    pub breaker_open_secs: Option<u64>,
 }
 
 #[derive(Deserialize)]

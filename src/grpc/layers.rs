@@ -1,8 +1,9 @@
 //! Tower layers around the gRPC server.
 //!
 //! tonic enforces the message size limit while decoding, before any handler runs, and
-//! answers `OUT_OF_RANGE` with its own text and no `ErrorInfo`. Our handlers never answer
-//! `OUT_OF_RANGE`, so this layer rewrites exactly that answer into DESIGN.md's
+//! answers `OUT_OF_RANGE` with its own text and no `ErrorInfo`. Every status paygate's own
+//! handlers answer carries `ErrorInfo` (e.g. `OUT_OF_RANGE / EVENTS_PRUNED`), so this layer
+//! rewrites exactly tonic's detail-less answer into DESIGN.md's
 //! `RESOURCE_EXHAUSTED / MESSAGE_TOO_LARGE` and counts it like any other call.
 
 use crate::error::AppError;
@@ -11,11 +12,13 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use tonic::Status;
 
-/// `grpc-status: 11` (OUT_OF_RANGE) in a trailers-only answer.
+/// `grpc-status: 11` (OUT_OF_RANGE) in a trailers-only answer, without paygate's details.
 fn is_decode_limit(resp: &http::Response<tonic::body::Body>) -> bool {
-    resp.headers()
+    let headers = resp.headers();
+    headers
         .get("grpc-status")
         .is_some_and(|v| v.as_bytes() == b"11")
+        && !headers.contains_key("grpc-status-details-bin")
 }
 
 /// Wraps a gRPC router service so oversized messages get the documented error.

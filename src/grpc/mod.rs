@@ -59,6 +59,12 @@ impl Api {
     }
 }
 
+/// When the caller stops waiting (`grpc-timeout`), so provider calls end before it does.
+fn caller_deadline(metadata: &tonic::metadata::MetadataMap) -> Option<Instant> {
+    let text = metadata.get("grpc-timeout")?.to_str().ok()?;
+    crate::deadline::parse_grpc_timeout(text).map(|d| Instant::now() + d)
+}
+
 type EventStream = Pin<Box<dyn futures::Stream<Item = Result<pb::PaymentEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -70,8 +76,10 @@ impl pb::payment_gateway_server::PaymentGateway for Api {
         let started = Instant::now();
         let result = async {
             let merchant = self.auth.merchant(req.metadata())?;
+            let deadline = caller_deadline(req.metadata());
             let cmd = AuthorizeCommand::try_from(req.into_inner())?;
-            Ok(self.service.authorize(&merchant, cmd).await?.into())
+            let work = self.service.authorize(&merchant, cmd);
+            Ok(crate::deadline::within(deadline, work).await?.into())
         }
         .await;
         self.answer("Authorize", started, result)
@@ -84,8 +92,10 @@ impl pb::payment_gateway_server::PaymentGateway for Api {
         let started = Instant::now();
         let result = async {
             let merchant = self.auth.merchant(req.metadata())?;
+            let deadline = caller_deadline(req.metadata());
             let cmd = CaptureCommand::try_from(req.into_inner())?;
-            Ok(self.service.capture(&merchant, cmd).await?.into())
+            let work = self.service.capture(&merchant, cmd);
+            Ok(crate::deadline::within(deadline, work).await?.into())
         }
         .await;
         self.answer("Capture", started, result)
@@ -95,8 +105,10 @@ impl pb::payment_gateway_server::PaymentGateway for Api {
         let started = Instant::now();
         let result = async {
             let merchant = self.auth.merchant(req.metadata())?;
+            let deadline = caller_deadline(req.metadata());
             let cmd = VoidCommand::try_from(req.into_inner())?;
-            Ok(self.service.void(&merchant, cmd).await?.into())
+            let work = self.service.void(&merchant, cmd);
+            Ok(crate::deadline::within(deadline, work).await?.into())
         }
         .await;
         self.answer("Void", started, result)
@@ -109,8 +121,10 @@ impl pb::payment_gateway_server::PaymentGateway for Api {
         let started = Instant::now();
         let result = async {
             let merchant = self.auth.merchant(req.metadata())?;
+            let deadline = caller_deadline(req.metadata());
             let cmd = RefundCommand::try_from(req.into_inner())?;
-            Ok(self.service.refund(&merchant, cmd).await?.into())
+            let work = self.service.refund(&merchant, cmd);
+            Ok(crate::deadline::within(deadline, work).await?.into())
         }
         .await;
         self.answer("Refund", started, result)
@@ -156,10 +170,12 @@ impl pb::payment_gateway_server::PaymentGateway for Api {
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
         use futures::StreamExt;
         let started = Instant::now();
-        let opened = self.auth.merchant(req.metadata()).and_then(|merchant| {
+        let opened = async {
+            let merchant = self.auth.merchant(req.metadata())?;
             let after = convert::sequence(req.get_ref().after_sequence)?;
-            Ok(self.service.watch_events(merchant, after))
-        });
+            self.service.watch_events(merchant, after).await
+        }
+        .await;
         let events = self.answer("WatchEvents", started, opened)?.into_inner();
         // Streams end when the server stops, so graceful shutdown does not wait on them forever.
         let stream = events

@@ -41,6 +41,7 @@ impl From<AppError> for Status {
                 details.set_retry_info(Some(RETRY_AFTER));
                 (Code::Unavailable, "STORE_UNAVAILABLE")
             }
+            AppError::EventsPruned { .. } => (Code::OutOfRange, "EVENTS_PRUNED"),
             AppError::MessageTooLarge => (Code::ResourceExhausted, "MESSAGE_TOO_LARGE"),
             AppError::Unauthenticated => (Code::Unauthenticated, "UNAUTHENTICATED"),
             AppError::Internal(cause) => {

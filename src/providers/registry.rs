@@ -2,24 +2,60 @@
 //! credentials, endpoints and webhook keys. `App::build` calls it once at start.
 
 use crate::config::Settings;
-use crate::domain::MerchantId;
+use crate::domain::{MerchantId, ProviderKind};
+use crate::providers::http_client::backoff::BackoffSettings;
+use crate::providers::http_client::breaker::BreakerSettings;
+use crate::providers::http_client::{ProviderHttp, ResilienceSettings};
 use crate::providers::mock::MockClient;
 use crate::providers::mock::api::MockApi;
 use crate::providers::mock::webhook::WebhookSecret;
 use crate::providers::urls::PublicUrls;
 use crate::providers::{AnyProvider, Providers};
+use crate::telemetry::Metrics;
 use anyhow::Context;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The stack settings for every provider, from `[provider_calls]` and the provider timeout.
+pub fn resilience(settings: &Settings) -> ResilienceSettings {
+    let calls = settings.provider_calls;
+    ResilienceSettings {
+        total_timeout: settings.server.provider_timeout,
+        max_concurrent: calls.max_concurrent,
+        backoff: BackoffSettings {
+            max_attempts: calls.max_attempts,
+            ..BackoffSettings::default()
+        },
+        breaker: BreakerSettings {
+            window_secs: u32::try_from(calls.breaker_window.as_secs()).unwrap_or(u32::MAX),
+            min_calls: calls.breaker_min_calls,
+            failure_percent: calls.breaker_failure_percent,
+            open_for: calls.breaker_open_for,
+        },
+    }
+}
 
 /// Every merchant's adapters. `mock_processor` is the in-process mock processor, if started.
+/// One [`ProviderHttp`] per provider is shared by all merchants: a provider's health (breaker)
+/// and capacity (concurrency limit) are the provider's, not a merchant's.
 pub fn build(
     settings: &Settings,
     urls: &PublicUrls,
     http: &reqwest::Client,
+    metrics: &Arc<Metrics>,
     mock_processor: Option<SocketAddr>,
     secrets: &MockSecrets,
 ) -> anyhow::Result<Providers> {
+    let stack = |kind| {
+        ProviderHttp::new(
+            kind,
+            http.clone(),
+            resilience(settings),
+            Some(metrics.clone()),
+        )
+    };
+    let mock_http = stack(ProviderKind::Mock);
     let mut providers = Providers::default();
     for merchant in &settings.merchants {
         if let Some(mock) = &merchant.providers.mock {
@@ -36,7 +72,7 @@ pub fn build(
             providers.insert(
                 merchant.id.clone(),
                 AnyProvider::Mock(MockClient::new(
-                    MockApi::new(base, http.clone()),
+                    MockApi::with_stack(base, mock_http.clone()),
                     merchant.id.clone(),
                     urls.clone(),
                     verify_with,

@@ -29,11 +29,19 @@ struct Cursor {
 impl PaymentService {
     /// The merchant's events with a sequence above `after`, then every new one as it commits.
     /// Ends only on a store error (reported as the last item) or when the store closes.
-    pub fn watch_events(
+    /// `after = 0` starts at the oldest event kept; resuming from a sequence that retention has
+    /// deleted is refused (`EventsPruned`), since the subscriber would silently miss events.
+    pub async fn watch_events(
         &self,
         merchant: MerchantId,
         after: i64,
-    ) -> impl Stream<Item = Result<StoredEvent, AppError>> + Send + 'static {
+    ) -> Result<impl Stream<Item = Result<StoredEvent, AppError>> + Send + 'static, AppError> {
+        if after > 0 {
+            let pruned_through = self.store.events_pruned_through().await?;
+            if after < pruned_through {
+                return Err(AppError::EventsPruned { pruned_through });
+            }
+        }
         let cursor = Cursor {
             store: self.store.clone(),
             merchant,
@@ -42,7 +50,7 @@ impl PaymentService {
             commits: self.store.commits(),
             failed: false,
         };
-        futures::stream::unfold(cursor, next_event)
+        Ok(futures::stream::unfold(cursor, next_event))
     }
 }
 

@@ -124,6 +124,8 @@ pub enum Write {
     },
     /// Deletes idempotency keys created before `cutoff` whose request has finished.
     ReapKeys { cutoff: Timestamp },
+    /// Deletes events that occurred before `cutoff` (the `[events] retention_hours` window).
+    PruneEvents { cutoff: Timestamp },
 }
 
 /// What a [`Write`] produced.
@@ -262,6 +264,14 @@ impl Store {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         match self {
             Self::Sqlite(s) => s.events_after(merchant, after, limit).await,
+        }
+    }
+
+    /// The highest sequence deleted by retention (0 if none): a subscriber resuming below it
+    /// would miss events, so it is refused instead.
+    pub async fn events_pruned_through(&self) -> Result<i64, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.events_pruned_through().await,
         }
     }
 

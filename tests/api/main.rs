@@ -21,6 +21,7 @@ mod idempotency;
 mod list;
 mod ops;
 mod reaping;
+mod resilience;
 mod return_pages;
 mod shutdown;
 mod state_rules;

@@ -172,3 +172,56 @@ async fn an_open_subscription_does_not_block_graceful_shutdown() {
     take(&mut events, 1).await;
     app.stop().await; // panics if the app does not stop within 30 s
 }
+
+#[tokio::test]
+async fn retention_prunes_old_events_and_resuming_below_them_is_out_of_range() {
+    let app = TestApp::spawn_with(|s| {
+        s.events.retention = Some(Duration::from_secs(1));
+        s.idempotency.reap_interval = Duration::from_millis(200);
+    })
+    .await;
+    let mut client = app.client();
+    authorized(&mut client, "old-1", 1_000).await;
+    authorized(&mut client, "old-2", 1_000).await;
+    let mut early = watch(&mut client, 0, None).await;
+    let first = take(&mut early, 2).await;
+    drop(early);
+
+    // Past the retention window the reaper deletes both events.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let refused = client
+            .watch_events(pb::WatchEventsRequest {
+                after_sequence: first[0].sequence,
+            })
+            .await;
+        match refused {
+            Err(status) => {
+                assert_eq!(status.code(), tonic::Code::OutOfRange);
+                assert_eq!(reason(&status), "EVENTS_PRUNED");
+                break;
+            }
+            Ok(_) => {
+                assert!(tokio::time::Instant::now() < deadline, "never pruned");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    // `after_sequence = 0` starts at the oldest kept event: only what came after the pruning.
+    let fresh = authorized(&mut client, "new-1", 1_000).await;
+    let mut from_start = watch(&mut client, 0, None).await;
+    let got = take(&mut from_start, 1).await;
+    assert_eq!(
+        got[0].payment.as_ref().map(|p| p.id.clone()),
+        Some(fresh.id)
+    );
+    assert!(got[0].sequence > first[1].sequence);
+    // Resuming exactly where a subscriber stopped is fine once it is at the newest event.
+    let resumed = client
+        .watch_events(pb::WatchEventsRequest {
+            after_sequence: got[0].sequence,
+        })
+        .await;
+    assert!(resumed.is_ok());
+}

@@ -1,10 +1,11 @@
 //! HTTP client the gateway uses to talk to the mock card processor, with errors classified by
 //! what the caller must do next: retry, give up, or reconcile.
 
-use std::error::Error as _;
-
-use reqwest::{RequestBuilder, StatusCode, Url};
+use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
+
+use crate::domain::ProviderKind;
+use crate::providers::http_client::{ProviderHttp, ResilienceSettings, Retry, SendError, chain};
 
 use super::wire::{
     AmountRequest, CreatePaymentRequest, ErrorBody, Faults, LedgerSummary, OperationObject,
@@ -21,8 +22,8 @@ pub enum MockCallError {
     /// Either no connection was made (nothing could have been sent), or the processor answered
     /// 503 `unavailable`, which it only does before looking at the request; its contract is
     /// that such a request left no trace.
-    #[error("mock processor did not act on the request: {source}")]
-    NotSent { source: reqwest::Error },
+    #[error("mock processor did not act on the request: {reason}")]
+    NotSent { reason: String },
     /// The processor looked at the request and refused it (a 4xx with an error body). Nothing
     /// was done; retrying the same request will fail the same way.
     #[error("mock processor rejected the request ({status} {code}): {message}")]
@@ -38,16 +39,28 @@ pub enum MockCallError {
     Unknown { reason: String },
 }
 
-/// Client for one mock processor. Timeouts come from the supplied [`reqwest::Client`].
-#[derive(Debug, Clone)]
+/// Client for one mock processor, over the shared provider HTTP stack. Every mutating call
+/// carries an `Idempotency-Key`, so every call is [`Retry::Safe`].
+#[derive(Clone)]
 pub struct MockApi {
     base: Url,
-    http: reqwest::Client,
+    http: ProviderHttp,
 }
 
 impl MockApi {
+    /// A client with its own stack (default limits, no metrics), for tools and tests.
     /// `base` is the processor's root, e.g. `http://127.0.0.1:4010/`; a path prefix is kept.
-    pub fn new(base: Url, http: reqwest::Client) -> Self {
+    pub fn new(base: Url, client: reqwest::Client) -> Self {
+        // The total timeout is the client's own; the stack adds no tighter one.
+        let settings = ResilienceSettings::with_timeout(std::time::Duration::from_secs(3600));
+        Self::with_stack(
+            base,
+            ProviderHttp::new(ProviderKind::Mock, client, settings, None),
+        )
+    }
+
+    /// A client on paygate's stack for the mock provider (shared breaker, limit, metrics).
+    pub fn with_stack(base: Url, http: ProviderHttp) -> Self {
         Self { base, http }
     }
 
@@ -57,8 +70,9 @@ impl MockApi {
         key: &str,
         req: &CreatePaymentRequest,
     ) -> Result<PaymentObject, MockCallError> {
-        let request = self.http.post(self.url(&["v1", "payments"]));
-        call(request.header(IDEMPOTENCY_KEY, key).json(req)).await
+        let url = self.url(&["v1", "payments"]);
+        self.call("create_payment", Method::POST, url, Some(key), Some(req))
+            .await
     }
 
     /// `POST /v1/payments/{id}/captures`
@@ -68,10 +82,9 @@ impl MockApi {
         payment_id: &str,
         req: &AmountRequest,
     ) -> Result<OperationObject, MockCallError> {
-        let request = self
-            .http
-            .post(self.url(&["v1", "payments", payment_id, "captures"]));
-        call(request.header(IDEMPOTENCY_KEY, key).json(req)).await
+        let url = self.url(&["v1", "payments", payment_id, "captures"]);
+        self.call("capture", Method::POST, url, Some(key), Some(req))
+            .await
     }
 
     /// `POST /v1/payments/{id}/void`
@@ -80,10 +93,9 @@ impl MockApi {
         key: &str,
         payment_id: &str,
     ) -> Result<OperationObject, MockCallError> {
-        let request = self
-            .http
-            .post(self.url(&["v1", "payments", payment_id, "void"]));
-        call(request.header(IDEMPOTENCY_KEY, key)).await
+        let url = self.url(&["v1", "payments", payment_id, "void"]);
+        self.call::<_, ()>("void", Method::POST, url, Some(key), None)
+            .await
     }
 
     /// `POST /v1/payments/{id}/refunds`
@@ -93,15 +105,15 @@ impl MockApi {
         payment_id: &str,
         req: &AmountRequest,
     ) -> Result<OperationObject, MockCallError> {
-        let request = self
-            .http
-            .post(self.url(&["v1", "payments", payment_id, "refunds"]));
-        call(request.header(IDEMPOTENCY_KEY, key).json(req)).await
+        let url = self.url(&["v1", "payments", payment_id, "refunds"]);
+        self.call("refund", Method::POST, url, Some(key), Some(req))
+            .await
     }
 
     /// `GET /v1/payments/{id}`
     pub async fn get_payment(&self, payment_id: &str) -> Result<PaymentObject, MockCallError> {
-        call(self.http.get(self.url(&["v1", "payments", payment_id]))).await
+        let url = self.url(&["v1", "payments", payment_id]);
+        self.get("get_payment", url).await
     }
 
     /// `GET /v1/operations/{key}`: what was applied under `key`, `None` if nothing was.
@@ -113,8 +125,8 @@ impl MockApi {
         &self,
         key: &str,
     ) -> Result<Option<StatusResponse>, MockCallError> {
-        let request = self.http.get(self.url(&["v1", "operations", key]));
-        match call::<StatusResponse>(request).await {
+        let url = self.url(&["v1", "operations", key]);
+        match self.get::<StatusResponse>("operation_status", url).await {
             Ok(status) => Ok(Some(status)),
             Err(MockCallError::Rejected {
                 status: 404, code, ..
@@ -125,17 +137,19 @@ impl MockApi {
 
     /// `GET /v1/ledger`
     pub async fn ledger(&self) -> Result<LedgerSummary, MockCallError> {
-        call(self.http.get(self.url(&["v1", "ledger"]))).await
+        self.get("ledger", self.url(&["v1", "ledger"])).await
     }
 
     /// `GET /_faults`
     pub async fn faults(&self) -> Result<Faults, MockCallError> {
-        call(self.http.get(self.url(&["_faults"]))).await
+        self.get("faults", self.url(&["_faults"])).await
     }
 
     /// `PUT /_faults`; returns the settings now in force.
     pub async fn set_faults(&self, faults: &Faults) -> Result<Faults, MockCallError> {
-        call(self.http.put(self.url(&["_faults"])).json(faults)).await
+        let url = self.url(&["_faults"]);
+        self.call("set_faults", Method::PUT, url, None, Some(faults))
+            .await
     }
 
     /// `base` plus percent-encoded `segments`.
@@ -150,9 +164,47 @@ impl MockApi {
     }
 }
 
-/// Sends `request` and decodes a 2xx body as `T`, classifying every failure.
-async fn call<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, MockCallError> {
-    let response = request.send().await.map_err(send_error)?;
+impl MockApi {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        url: Url,
+    ) -> Result<T, MockCallError> {
+        self.call::<T, ()>(operation, Method::GET, url, None, None)
+            .await
+    }
+
+    /// Sends one request through the stack and decodes a 2xx body as `T`, classifying every
+    /// failure.
+    async fn call<T: DeserializeOwned, B: serde::Serialize>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        key: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<T, MockCallError> {
+        let build = |client: &reqwest::Client| {
+            let mut request = client.request(method.clone(), url.clone());
+            if let Some(key) = key {
+                request = request.header(IDEMPOTENCY_KEY, key);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            request
+        };
+        let response = self
+            .http
+            .send(operation, Retry::Safe, build)
+            .await
+            .map_err(send_error)?;
+        decode(response).await
+    }
+}
+
+/// Decodes a 2xx body as `T`, classifying every other answer.
+async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, MockCallError> {
     let status = response.status();
     let status_error = response.error_for_status_ref().err();
     let body = response
@@ -169,16 +221,12 @@ async fn call<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, MockCal
     Err(failure(status, &body, status_error))
 }
 
-/// Errors before an answer arrived. Only a failed connect (or a request reqwest refused to
-/// build) proves nothing reached the processor; a timeout or reset after connecting may have
-/// hit it after it acted.
-fn send_error(error: reqwest::Error) -> MockCallError {
-    if error.is_connect() || error.is_builder() {
-        MockCallError::NotSent { source: error }
-    } else {
-        MockCallError::Unknown {
-            reason: format!("request may have reached the processor: {}", chain(&error)),
-        }
+/// Errors before an answer arrived, as the stack classified them: only a failed connect, a
+/// refusal by the breaker or the limit proves nothing reached the processor.
+fn send_error(error: SendError) -> MockCallError {
+    match error {
+        SendError::NotSent(reason) => MockCallError::NotSent { reason },
+        SendError::Unknown(reason) => MockCallError::Unknown { reason },
     }
 }
 
@@ -190,7 +238,9 @@ fn failure(status: StatusCode, body: &[u8], status_error: Option<reqwest::Error>
         (Some(error_body), Some(source))
             if status == StatusCode::SERVICE_UNAVAILABLE && error_body.error == "unavailable" =>
         {
-            MockCallError::NotSent { source }
+            MockCallError::NotSent {
+                reason: source.to_string(),
+            }
         }
         // A 4xx with the processor's error body is its own refusal. One without could come from
         // anything in between, so it proves nothing.
@@ -209,16 +259,4 @@ fn failure(status: StatusCode, body: &[u8], status_error: Option<reqwest::Error>
             reason: format!("processor answered {status} without an error body"),
         },
     }
-}
-
-/// `error` and all its sources, so "operation timed out" is not lost behind "error sending".
-fn chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }

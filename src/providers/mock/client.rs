@@ -143,9 +143,9 @@ fn provider_id(p: &Payment) -> Result<&str, ProviderError> {
 /// not sent → UNAVAILABLE; anything else → unknown, for the reconciler.
 fn classify(err: MockCallError) -> ProviderError {
     match err {
-        MockCallError::NotSent { source } => ProviderError::NotSent {
+        MockCallError::NotSent { reason } => ProviderError::NotSent {
             provider: ProviderKind::Mock,
-            reason: source.to_string(),
+            reason,
         },
         MockCallError::Rejected {
             status: 503, code, ..

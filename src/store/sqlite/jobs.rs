@@ -143,6 +143,13 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             .await?;
             Ok(Written::Reaped(done.rows_affected()))
         }
+        Write::PruneEvents { cutoff } => {
+            let done = sqlx::query("DELETE FROM events WHERE occurred_at < ?")
+                .bind(cutoff.micros())
+                .execute(&mut *conn)
+                .await?;
+            Ok(Written::Reaped(done.rows_affected()))
+        }
     }
 }
 

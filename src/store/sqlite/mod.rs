@@ -174,6 +174,17 @@ impl SqliteStore {
             .collect()
     }
 
+    /// Below the oldest event left, or every sequence ever handed out when none is left
+    /// (AUTOINCREMENT keeps the high-water mark in `sqlite_sequence`).
+    pub(super) async fn events_pruned_through(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE((SELECT MIN(sequence) - 1 FROM events),              (SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+        )
+        .fetch_one(&self.inner.readers)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
     pub(super) async fn events_after(
         &self,
         merchant: &MerchantId,

@@ -1,5 +1,7 @@
 //! Failure-mode tests: what the client reports for each injected fault, and what was applied.
 
+use crate::domain::ProviderKind;
+use crate::providers::http_client::{ProviderHttp, ResilienceSettings};
 use std::time::Duration;
 
 use reqwest::Url;
@@ -128,7 +130,16 @@ async fn mock_timeout_is_unknown_then_reconciled() {
         ..Faults::default()
     };
     h.api.set_faults(&faults).await.unwrap();
-    let impatient = MockApi::new(h.base.clone(), client(Duration::from_millis(100)));
+    // As paygate runs it: the stack's budget is the client's timeout, so a stalled answer
+    // uses it all and leaves no time for a retry that would turn the unknown into a replay.
+    let patience = Duration::from_millis(100);
+    let stack = ProviderHttp::new(
+        ProviderKind::Mock,
+        client(patience),
+        ResilienceSettings::with_timeout(patience),
+        None,
+    );
+    let impatient = MockApi::with_stack(h.base.clone(), stack);
     let result = impatient
         .create_payment("t", &payment("mock_timeout", 1000, false))
         .await;

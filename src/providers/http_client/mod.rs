@@ -1,7 +1,12 @@
-//! The one outbound HTTP client shared by every provider adapter.
-//!
-//! Connection pooling is per client, so sharing one keeps warm connections to each processor.
-//! Timeouts are set here so that no provider call can hang a request forever.
+//! The one outbound HTTP stack shared by every provider adapter: a pooled `reqwest::Client`
+//! (warm connections to each processor, connect and total timeouts) wrapped per provider in
+//! [`ProviderHttp`] (deadline, concurrency limit, circuit breaker, safe retries).
+
+pub mod backoff;
+pub mod breaker;
+mod send;
+
+pub use send::{ProviderHttp, ResilienceSettings, Retry, SendError, chain};
 
 use std::time::Duration;
 

@@ -1,0 +1,276 @@
+//! [`ProviderHttp`]: the one way adapters send HTTP to a provider. Around each call it puts, in
+//! this order: the caller's deadline (no call outlives the RPC that needs it), a per-provider
+//! concurrency limit (a slow provider cannot absorb every task), the circuit breaker (a failing
+//! provider gets no traffic for a while; callers get a fast "not sent"), and retries with
+//! backoff where they cannot charge twice.
+//!
+//! What is safe to retry is the adapter's call, not this layer's: [`Retry::Safe`] for requests
+//! the provider deduplicates by a key paygate sends (mock `Idempotency-Key`, PayPal
+//! `PayPal-Request-Id`) and for reads; [`Retry::OnlyIfNotSent`] for the rest (CMI's XML API),
+//! which are retried only when nothing reached the provider or it refused before acting (429).
+
+use super::backoff::BackoffSettings;
+use super::breaker::{Admitted, Breaker, BreakerSettings, BreakerState, Transition};
+use crate::deadline;
+use crate::domain::ProviderKind;
+use crate::telemetry::Metrics;
+use reqwest::{RequestBuilder, Response, StatusCode};
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// Tunables of the stack, per provider; the defaults suit a card processor.
+#[derive(Debug, Clone, Copy)]
+pub struct ResilienceSettings {
+    /// Total time for one logical call, retries and waits included (also bounded by the
+    /// caller's deadline).
+    pub total_timeout: Duration,
+    /// Calls in flight to this provider at once; more wait (within the deadline).
+    pub max_concurrent: usize,
+    pub backoff: BackoffSettings,
+    pub breaker: BreakerSettings,
+}
+
+impl ResilienceSettings {
+    pub fn with_timeout(total_timeout: Duration) -> Self {
+        Self {
+            total_timeout,
+            max_concurrent: 256,
+            backoff: BackoffSettings::default(),
+            breaker: BreakerSettings::default(),
+        }
+    }
+}
+
+/// Whether a call may be repeated after a failure that may have reached the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// The provider deduplicates it (an idempotency key) or it changes nothing (a read).
+    Safe,
+    /// Repeating it could act twice: retried only when it certainly did not arrive.
+    OnlyIfNotSent,
+}
+
+/// A call that produced no HTTP answer to hand back.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Nothing reached the provider (refused to connect, breaker open, no capacity, no time
+    /// left before sending): safe to report UNAVAILABLE and let the caller retry.
+    #[error("not sent: {0}")]
+    NotSent(String),
+    /// It may have reached the provider (timeout or reset after sending): reconcile.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
+}
+
+/// Cheap to clone; clones share the breaker and the concurrency limit.
+#[derive(Clone)]
+pub struct ProviderHttp {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: reqwest::Client,
+    provider: ProviderKind,
+    settings: ResilienceSettings,
+    breaker: Breaker,
+    limit: Semaphore,
+    metrics: Option<Arc<Metrics>>,
+}
+
+/// One attempt's result, classified.
+enum Attempt {
+    Answered(Response),
+    Failed { error: SendError, retryable: bool },
+}
+
+impl ProviderHttp {
+    pub fn new(
+        provider: ProviderKind,
+        client: reqwest::Client,
+        settings: ResilienceSettings,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                provider,
+                settings,
+                breaker: Breaker::new(settings.breaker),
+                limit: Semaphore::new(settings.max_concurrent.max(1)),
+                metrics,
+            }),
+        }
+    }
+
+    pub fn breaker_state(&self) -> BreakerState {
+        self.inner.breaker.state()
+    }
+
+    /// Sends the request `build` makes (called once per attempt). Any HTTP answer is returned
+    /// as is, even a 5xx after the last retry, for the adapter to classify in its protocol's
+    /// terms; `operation` labels logs.
+    pub async fn send(
+        &self,
+        operation: &'static str,
+        retry: Retry,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Response, SendError> {
+        let inner = &self.inner;
+        let budget = match deadline::remaining() {
+            Some(left) => left.min(inner.settings.total_timeout),
+            None => inner.settings.total_timeout,
+        };
+        let deadline = Instant::now() + budget;
+        let Ok(Ok(_permit)) = tokio::time::timeout_at(deadline, inner.limit.acquire()).await else {
+            return Err(SendError::NotSent(format!(
+                "{} calls to {} already in flight",
+                inner.settings.max_concurrent, inner.provider
+            )));
+        };
+        // Once an attempt may have reached the provider, no later failure can claim "not sent".
+        let mut maybe_sent = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.final_error(maybe_sent, "no time left before the deadline"));
+            }
+            let admitted = match inner.breaker.admit() {
+                Ok((admitted, change)) => {
+                    self.transition(change);
+                    admitted
+                }
+                Err(state) => {
+                    let reason =
+                        format!("circuit breaker {} for {}", state.as_str(), inner.provider);
+                    return Err(self.final_error(maybe_sent, &reason));
+                }
+            };
+            let mut request = build(&inner.client);
+            // The client's own timeout is the provider timeout; only a shorter remainder (a
+            // caller's deadline, time spent on earlier attempts) needs setting per request.
+            if left < inner.settings.total_timeout {
+                request = request.timeout(left);
+            }
+            let sent = request.send().await;
+            let outcome = self.classify(sent, retry);
+            let headers = match &outcome {
+                Attempt::Answered(r) => Some(r.headers().clone()),
+                Attempt::Failed { .. } => None,
+            };
+            let healthy = match &outcome {
+                Attempt::Answered(r) => !is_provider_failure(r.status()),
+                Attempt::Failed { .. } => false,
+            };
+            self.record(admitted, healthy);
+            let retryable = match &outcome {
+                Attempt::Answered(r) => {
+                    let status = r.status();
+                    status == StatusCode::TOO_MANY_REQUESTS
+                        || (retry == Retry::Safe && status.is_server_error())
+                }
+                Attempt::Failed { retryable, .. } => *retryable,
+            };
+            if let Attempt::Failed {
+                error: SendError::Unknown(_),
+                ..
+            } = &outcome
+            {
+                maybe_sent = true;
+            }
+            let delay = inner.settings.backoff.delay(attempt, headers.as_ref());
+            let give_up = !retryable
+                || attempt >= inner.settings.backoff.max_attempts
+                || delay.is_none_or(|d| Instant::now() + d >= deadline);
+            if give_up {
+                return match outcome {
+                    Attempt::Answered(response) => Ok(response),
+                    Attempt::Failed {
+                        error: SendError::NotSent(reason),
+                        ..
+                    } => Err(self.final_error(maybe_sent, &reason)),
+                    Attempt::Failed { error, .. } => Err(error),
+                };
+            }
+            if let Some(metrics) = &inner.metrics {
+                metrics.provider_retry(inner.provider.as_str());
+            }
+            tracing::debug!(provider = %inner.provider, operation, attempt, "retrying provider call");
+            tokio::time::sleep(delay.unwrap_or_default()).await;
+        }
+    }
+
+    fn classify(&self, sent: Result<Response, reqwest::Error>, retry: Retry) -> Attempt {
+        match sent {
+            Ok(response) => Attempt::Answered(response),
+            // No connection, or a request reqwest would not build: nothing left this process.
+            Err(e) if e.is_connect() || e.is_builder() => Attempt::Failed {
+                error: SendError::NotSent(chain(&e)),
+                retryable: true,
+            },
+            Err(e) => Attempt::Failed {
+                error: SendError::Unknown(format!(
+                    "request may have reached the provider: {}",
+                    chain(&e)
+                )),
+                retryable: retry == Retry::Safe,
+            },
+        }
+    }
+
+    fn final_error(&self, maybe_sent: bool, reason: &str) -> SendError {
+        if maybe_sent {
+            SendError::Unknown(format!(
+                "an earlier attempt may have arrived; then: {reason}"
+            ))
+        } else {
+            SendError::NotSent(reason.to_owned())
+        }
+    }
+
+    fn record(&self, admitted: Admitted, healthy: bool) {
+        let change = self.inner.breaker.record(admitted, healthy);
+        self.transition(change);
+    }
+
+    fn transition(&self, change: Transition) {
+        let Some(state) = change else { return };
+        let provider = self.inner.provider;
+        match state {
+            BreakerState::Open => {
+                tracing::warn!(%provider, "circuit breaker opened: provider calls refused for a while")
+            }
+            BreakerState::HalfOpen => {
+                tracing::info!(%provider, "circuit breaker half-open: probing the provider")
+            }
+            BreakerState::Closed => {
+                tracing::info!(%provider, "circuit breaker closed: provider healthy again")
+            }
+        }
+        if let Some(metrics) = &self.inner.metrics {
+            metrics.provider_circuit(provider.as_str(), state.as_str());
+        }
+    }
+}
+
+/// Answers that say the provider is in trouble (they count against the breaker): 5xx and 429.
+/// A 4xx is the provider working correctly and refusing a request.
+fn is_provider_failure(status: StatusCode) -> bool {
+    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS
+}
+
+/// `error` and all its sources, so "operation timed out" is not lost behind "error sending".
+pub fn chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
