@@ -122,8 +122,12 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
     addr.parse().ok()
 }
 
-fn write_config(dir: &Path) -> std::path::PathBuf {
+/// A config for the child: its own SQLite file, the in-process mock processor, or the
+/// external one at `processor` (which then outlives the child's crashes).
+fn write_config(dir: &Path, processor: Option<SocketAddr>) -> std::path::PathBuf {
     let db = dir.join("paygate.db");
+    let base_url =
+        processor.map_or_else(String::new, |addr| format!("base_url = \"http://{addr}/\""));
     let text = format!(
         r#"
 [server]
@@ -147,6 +151,7 @@ id = "crash-shop"
   api_key_sha256 = "{hash}"
 
   [merchants.providers.mock]
+  {base_url}
 "#,
         db = db.display(),
         hash = hex::encode(sha256(KEY)),
@@ -175,7 +180,7 @@ fn request(worker: usize, n: usize) -> pb::AuthorizeRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_under_load_loses_no_acknowledged_payment() {
     let dir = tempfile::TempDir::new().unwrap();
-    let config = write_config(dir.path());
+    let config = write_config(dir.path(), None);
     let mut server = Server::start(&config).await;
     let client = server.client().await;
 
@@ -282,4 +287,74 @@ async fn sigkill_under_load_loses_no_acknowledged_payment() {
         listed.len() >= acknowledged.len(),
         "list shows every acknowledged payment"
     );
+}
+
+/// The crash lands exactly between "operation persisted" and "provider answer recorded": the
+/// processor has charged (a `mock_timeout` payment stalls its answer), paygate dies. After the
+/// restart the reconciler asks the processor and settles the payment; a retry of the same
+/// request then replays that outcome, and the processor has charged exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_between_persist_and_answer_is_finished_by_reconciliation_with_one_charge() {
+    use paygate::providers::mock::server::{ProcessorState, serve};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let processor = listener.local_addr().unwrap();
+    let state = ProcessorState::new();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, state.clone(), async move {
+        let _ = stopped.await;
+    }));
+
+    let dir = tempfile::TempDir::new().unwrap();
+    let config = write_config(dir.path(), Some(processor));
+    let mut server = Server::start(&config).await;
+    let mut client = server.client().await;
+    let req = authorize_req("cut-off-1", 4_200, "MAD", "mock_timeout");
+    let call = {
+        let req = req.clone();
+        let mut client = client.clone();
+        tokio::spawn(async move { client.authorize(authed(req, KEY)).await })
+    };
+    let charged_by = tokio::time::Instant::now() + Duration::from_secs(10);
+    while state.summary().authorizations == 0 {
+        assert!(
+            tokio::time::Instant::now() < charged_by,
+            "the processor never charged"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.sigkill().await;
+    assert!(
+        call.await.unwrap().is_err(),
+        "the caller never got an answer"
+    );
+
+    let server = Server::start(&config).await;
+    client = server.client().await;
+    let settled_by = tokio::time::Instant::now() + Duration::from_secs(30);
+    let payment = loop {
+        match client.authorize(authed(req.clone(), KEY)).await {
+            Ok(p) => break p.into_inner(),
+            Err(e) => {
+                assert_eq!(
+                    (e.code(), reason(&e).as_str()),
+                    (tonic::Code::Aborted, "IDEMPOTENCY_KEY_IN_USE"),
+                );
+                assert!(
+                    tokio::time::Instant::now() < settled_by,
+                    "not reconciled 30 s after restart; stderr:\n{}",
+                    server.log_text()
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert_eq!(payment.status(), pb::PaymentStatus::Authorized);
+    assert_eq!(amount_of(payment.amount.as_ref()).0, 4_200);
+    let ledger = state.summary();
+    assert_eq!(ledger.authorizations, 1, "exactly one charge: {ledger:?}");
+    assert_eq!(
+        ledger.requests, 1,
+        "the retry and the reconciler never re-sent it: {ledger:?}"
+    );
+    drop(stop);
 }

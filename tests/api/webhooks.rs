@@ -346,3 +346,32 @@ async fn an_external_processor_without_a_secret_gets_503() {
     let w = sign("evt_x".into(), now(), b"{}".to_vec());
     assert_eq!(post(&app, ROUTE, &w).await, 503);
 }
+
+#[tokio::test]
+async fn out_of_order_events_end_in_the_final_state() {
+    let app = spawn_with_secret().await;
+    let mut client = app.client();
+    let mut events = watch(&mut client).await;
+    let (p, _) = redirect_payment(&mut client, "wh-reorder", true).await;
+    // The processor's "captured" overtakes its earlier "authorized" and a stray "declined".
+    let captured = event(&p, WebhookEventType::Captured, now());
+    let authorized = event(&p, WebhookEventType::Authorized, now() - 5);
+    let declined = event(&p, WebhookEventType::Declined, now() - 10);
+    for w in [&captured, &authorized, &declined] {
+        assert_eq!(post(&app, ROUTE, w).await, 200);
+    }
+    let after = client
+        .get_payment(get_req(&p.id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(after.status(), pb::PaymentStatus::Captured);
+    assert_eq!(amount_of(after.captured.as_ref()).0, 10_000);
+    assert_eq!(
+        take(&mut events, 2).await,
+        ["payment.requires_action", "payment.captured"]
+    );
+    assert_quiet(&mut events).await;
+    assert_eq!(webhook_count(&app, "applied").await, 1.0);
+    assert_eq!(webhook_count(&app, "ignored").await, 2.0);
+}
