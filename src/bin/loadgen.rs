@@ -9,6 +9,11 @@
 //! paygate serve &                                     # development mode: mock provider, no keys
 //! cargo run --release --bin loadgen -- --server-pid $! # closed loop, as fast as it goes
 //! cargo run --release --bin loadgen -- --rate 500 --scenario authorize --server-pid $!
+//! # webhooks: paygate must verify with a secret loadgen knows (deploy/config/bench.toml)
+//! cargo run --release --bin loadgen -- --scenario webhook --rate 1000 \
+//!     --webhook-secret whsec_... --merchant bench
+//! # event delivery latency while offering 500 authorizations/s
+//! cargo run --release --bin loadgen -- --scenario authorize --rate 500 --watch-events
 //! ```
 
 #[path = "loadgen/drive.rs"]
@@ -19,6 +24,10 @@ mod report;
 mod stats;
 #[path = "loadgen/target.rs"]
 mod target;
+#[path = "loadgen/watch.rs"]
+mod watch;
+#[path = "loadgen/webhooks.rs"]
+mod webhooks;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -70,6 +79,18 @@ struct Args {
     /// Print a machine-readable JSON summary instead of the table
     #[arg(long)]
     json: bool,
+    /// HTTP side port of the paygate under test (webhook scenario)
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    http: String,
+    /// Merchant whose webhook route the webhook scenario posts to
+    #[arg(long, default_value = "default")]
+    merchant: String,
+    /// Standard Webhooks secret (`whsec_...`) the merchant's mock provider verifies with
+    #[arg(long, env = "PAYGATE_LOADGEN_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// Also subscribe to WatchEvents and report state change → subscriber latency
+    #[arg(long)]
+    watch_events: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +99,7 @@ enum Which {
     Health,
     Authorize,
     AuthorizeCapture,
+    Webhook,
 }
 
 impl Which {
@@ -91,6 +113,7 @@ impl Which {
             Self::Health => &[Scenario::Health],
             Self::Authorize => &[Scenario::Authorize],
             Self::AuthorizeCapture => &[Scenario::AuthorizeCapture],
+            Self::Webhook => &[Scenario::Webhook],
         }
     }
 }
@@ -119,7 +142,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Memory::read(pid)?;
     }
     let connections = args.connections.unwrap_or(args.concurrency.div_ceil(8));
-    let targets = connect(&args.target, &auth, connections).await?;
+    let mut targets = connect(&args.target, &auth, connections).await?;
+    if args.scenario.scenarios().contains(&Scenario::Webhook) {
+        prepare_webhooks(&args, &mut targets).await?;
+    }
 
     let mode = NonZeroU32::new(args.rate).map_or_else(
         || "closed loop".to_owned(),
@@ -140,8 +166,23 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             concurrency: args.concurrency,
             rate: NonZeroU32::new(args.rate),
         };
+        let watcher = if args.watch_events {
+            let from = std::time::SystemTime::now() + args.warmup;
+            let end = from + args.duration;
+            Some(watch::spawn(&args.target, auth.clone(), from, end).await?)
+        } else {
+            None
+        };
         let samples = drive::run(plan, &targets).await?;
         let server_rss = args.server_pid.and_then(|pid| Memory::read(pid).ok());
+        if let Some(watcher) = watcher {
+            let delivered = watcher.await?;
+            rows.push(Row {
+                name: "event delivery",
+                summary: delivered.summarize(args.duration),
+                server_rss,
+            });
+        }
         let (main_name, capture_name) = scenario.row_names();
         if let Some(name) = capture_name {
             let summary = samples.capture.summarize(args.duration);
@@ -189,6 +230,46 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Creates the `requires_action` payments the webhook scenario settles, one per webhook it
+/// may send (the rate times warm-up plus window, or 30,000 in the closed loop), unmeasured.
+async fn prepare_webhooks(args: &Args, targets: &mut [Target]) -> anyhow::Result<()> {
+    let secret = args.webhook_secret.as_deref().context(
+        "the webhook scenario needs --webhook-secret (the merchant's mock webhook secret)",
+    )?;
+    let sender = webhooks::WebhookSender::new(&args.http, &args.merchant, secret)?;
+    // Integer milliseconds: rate × (warm-up + window), plus 5% and 100 for scheduling slack.
+    let millis = (args.warmup + args.duration).as_millis();
+    let count = match args.rate {
+        0 => 30_000,
+        rate => {
+            let due = u128::from(rate) * millis / 1000;
+            usize::try_from(due + due / 20 + 100).unwrap_or(usize::MAX)
+        }
+    };
+    eprintln!("loadgen: preparing {count} payments in requires_action for the webhook scenario");
+    let per_worker = count.div_ceil(args.concurrency);
+    let mut set = tokio::task::JoinSet::new();
+    for target in targets.iter().cycle().take(args.concurrency).cloned() {
+        let sender = sender.clone();
+        let mut target = target;
+        set.spawn(async move {
+            let mut batch = Vec::with_capacity(per_worker);
+            for _ in 0..per_worker {
+                batch.push(target.prepare_redirect().await?);
+            }
+            sender.add(batch);
+            Ok::<(), &'static str>(())
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        done?.map_err(|kind| anyhow::anyhow!("preparing a redirect payment failed: {kind}"))?;
+    }
+    for target in targets.iter_mut() {
+        target.set_webhooks(sender.clone());
+    }
+    Ok(())
 }
 
 /// Several connections, because one HTTP/2 connection is served by one task on the server and

@@ -4,6 +4,7 @@
 //! them is the service's own cost over the bare gRPC transport (DESIGN §12).
 
 use crate::stats::Recorder;
+use crate::webhooks::{Prepared, WebhookSender};
 use paygate::cli::call::BearerAuth;
 use paygate::cli::json::{code_name, payment_status_name};
 use paygate::domain::{Currency, Money};
@@ -29,6 +30,8 @@ pub enum Scenario {
     Authorize,
     /// Authorize, then Capture that payment
     AuthorizeCapture,
+    /// A signed mock webhook settling a payment prepared in `requires_action`
+    Webhook,
 }
 
 impl Scenario {
@@ -37,6 +40,7 @@ impl Scenario {
             Self::Health => "health",
             Self::Authorize => "authorize",
             Self::AuthorizeCapture => "authorize-capture",
+            Self::Webhook => "webhook",
         }
     }
 
@@ -46,6 +50,7 @@ impl Scenario {
             Self::Health => ("health/check", None),
             Self::Authorize => ("authorize", None),
             Self::AuthorizeCapture => ("authorize+capture", Some("capture")),
+            Self::Webhook => ("webhook", None),
         }
     }
 }
@@ -73,6 +78,7 @@ pub struct Target {
     gateway: Gateway,
     health: HealthClient<Channel>,
     amount: proto::Money,
+    webhooks: Option<WebhookSender>,
 }
 
 impl Target {
@@ -93,7 +99,33 @@ impl Target {
                 currency: currency.code().to_owned(),
                 minor_units: money.minor(),
             },
+            webhooks: None,
         })
+    }
+
+    /// Lets this target run the webhook scenario through `sender`.
+    pub fn set_webhooks(&mut self, sender: WebhookSender) {
+        self.webhooks = Some(sender);
+    }
+
+    /// A `mock_redirect` Authorize left in `requires_action`, for the webhook scenario.
+    pub async fn prepare_redirect(&mut self) -> Result<Prepared, &'static str> {
+        let request = proto::AuthorizeRequest {
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+            provider: "mock".to_owned(),
+            amount: Some(self.amount.clone()),
+            merchant_reference: "loadgen-webhook".to_owned(),
+            capture_mode: i32::from(proto::CaptureMode::Manual),
+            payment_token: "mock_redirect".to_owned(),
+            ..proto::AuthorizeRequest::default()
+        };
+        let payment = self
+            .gateway
+            .authorize(request)
+            .await
+            .map_err(|s| code_name(s.code()))?
+            .into_inner();
+        Prepared::from_payment(&payment).ok_or("not_requires_action")
     }
 
     /// Runs one iteration of `scenario` and records it; `since` is when it was due.
@@ -106,6 +138,10 @@ impl Target {
             Scenario::Authorize => match self.authorize().await {
                 Ok(_) => samples.main.ok(since.elapsed()),
                 Err(kind) => samples.main.error(kind),
+            },
+            Scenario::Webhook => match &self.webhooks {
+                Some(sender) => sender.once(since, &mut samples.main).await,
+                None => samples.main.error("NO_WEBHOOK_SETUP"),
             },
             Scenario::AuthorizeCapture => {
                 let payment_id = match self.authorize().await {

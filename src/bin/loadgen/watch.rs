@@ -1,0 +1,60 @@
+//! Event delivery latency: a `WatchEvents` subscriber alongside the load, recording for each
+//! event the time from its `occurred_at` (stamped by the server when the change is written) to
+//! its arrival here. Client and server share this machine's clock, so the difference is the
+//! commit plus the delivery path.
+
+use crate::stats::Recorder;
+use paygate::cli::call::BearerAuth;
+use paygate::grpc::proto;
+use proto::payment_gateway_client::PaymentGatewayClient;
+use tokio::task::JoinHandle;
+use tokio::time::Duration;
+use tonic::transport::Endpoint;
+
+/// Subscribes from the current end of the log; events arriving between `measure_from` and
+/// `end` (seconds since the Unix epoch, as the server stamps them) are recorded.
+pub async fn spawn(
+    target: &str,
+    auth: BearerAuth,
+    measure_from: std::time::SystemTime,
+    end: std::time::SystemTime,
+) -> anyhow::Result<JoinHandle<Recorder>> {
+    let channel = Endpoint::from_shared(target.to_owned())?
+        .tcp_nodelay(true)
+        .connect()
+        .await?;
+    let mut client = PaymentGatewayClient::with_interceptor(channel, auth);
+    // Start after whatever is already in the log: only new changes are timed.
+    let mut stream = client
+        .watch_events(proto::WatchEventsRequest { after_sequence: 0 })
+        .await?
+        .into_inner();
+    Ok(tokio::spawn(async move {
+        let mut recorder = Recorder::default();
+        let stop_at = end + Duration::from_secs(2);
+        loop {
+            let Ok(left) = stop_at.duration_since(std::time::SystemTime::now()) else {
+                return recorder;
+            };
+            let next = match tokio::time::timeout(left, stream.message()).await {
+                Ok(Ok(Some(event))) => event,
+                Ok(Ok(None) | Err(_)) | Err(_) => return recorder,
+            };
+            let arrived = std::time::SystemTime::now();
+            let Some(at) = next.occurred_at.and_then(to_system_time) else {
+                recorder.error("NO_TIMESTAMP");
+                continue;
+            };
+            if at < measure_from || at >= end {
+                continue;
+            }
+            recorder.ok(arrived.duration_since(at).unwrap_or_default());
+        }
+    }))
+}
+
+fn to_system_time(ts: prost_types::Timestamp) -> Option<std::time::SystemTime> {
+    let secs = u64::try_from(ts.seconds).ok()?;
+    let nanos = u32::try_from(ts.nanos).ok()?;
+    std::time::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+}
