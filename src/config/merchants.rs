@@ -126,9 +126,28 @@ fn mock(at: &str, raw: RawMock, env: Env<'_>, p: &mut Problems) -> Option<MockSe
         source,
         env,
     ));
+    let previous = SecretSource {
+        literal: raw.previous_webhook_secret,
+        env: raw.previous_webhook_secret_env,
+        file: raw.previous_webhook_secret_file,
+    };
+    let previous = p.check(secret::resolve(
+        &format!("{at}.previous_webhook_secret"),
+        previous,
+        env,
+    ));
+    let (secret, previous) = (secret?, previous?);
+    if secret.is_none() && previous.is_some() {
+        p.push(
+            format!("{at}.previous_webhook_secret"),
+            "is only meaningful next to webhook_secret (the one being rotated in)",
+        );
+        return None;
+    }
     Some(MockSettings {
         base_url: built(base_url)?,
-        webhook_secrets: secret?.into_iter().collect(),
+        // The current secret first: the in-process processor signs with every secret listed.
+        webhook_secrets: secret.into_iter().chain(previous).collect(),
     })
 }
 

@@ -136,7 +136,8 @@ pub struct ProviderSettings {
 pub struct MockSettings {
     /// `None`: `serve` starts the in-process mock processor.
     pub base_url: Option<reqwest::Url>,
-    /// Standard Webhooks signing secrets (zero or one for now).
+    /// Standard Webhooks secrets: `webhook_secret`, then `previous_webhook_secret` during a
+    /// rotation (a webhook signed with either is accepted).
     pub webhook_secrets: Vec<Secret>,
 }
 

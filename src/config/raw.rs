@@ -105,6 +105,11 @@ pub(super) struct RawMock {
     pub webhook_secret: Option<String>,
     pub webhook_secret_env: Option<String>,
     pub webhook_secret_file: Option<String>,
+    /// The secret being rotated out: still accepted (and signed with by the in-process
+    /// processor) until it is removed from the config.
+    pub previous_webhook_secret: Option<String>,
+    pub previous_webhook_secret_env: Option<String>,
+    pub previous_webhook_secret_file: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -137,11 +142,12 @@ pub(super) struct RawPaypal {
 }
 
 /// Keys whose value is a literal secret: a type error on them must not echo the value.
-const SECRET_KEYS: [&str; 4] = [
+const SECRET_KEYS: [&str; 5] = [
     "store_key",
     "api_password",
     "client_secret",
     "webhook_secret",
+    "previous_webhook_secret",
 ];
 
 /// Parses the file's text. A syntax error is fatal (`Err`); a shape error (unknown key, wrong

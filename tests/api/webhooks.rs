@@ -93,6 +93,7 @@ async fn wait_for(client: &mut Client, id: &str, status: pb::PaymentStatus) -> p
 }
 
 /// A signed mock webhook for `payment`, as the processor would send it.
+#[derive(Clone)]
 struct Signed {
     id: String,
     timestamp: String,
@@ -374,4 +375,38 @@ async fn out_of_order_events_end_in_the_final_state() {
     assert_quiet(&mut events).await;
     assert_eq!(webhook_count(&app, "applied").await, 1.0);
     assert_eq!(webhook_count(&app, "ignored").await, 2.0);
+}
+
+#[tokio::test]
+async fn during_a_secret_rotation_both_secrets_are_accepted_and_no_other() {
+    const OLD: &str = "whsec_b2xkLXNlY3JldC1iZWluZy1yb3RhdGVkLW91dC0xMjM0NTY=";
+    const STRANGER: &str = "whsec_c29tZWJvZHktZWxzZXMtc2VjcmV0LTAwMDAwMDAwMDAwMA==";
+    let app = TestApp::spawn_with(|s| {
+        for m in &mut s.merchants {
+            if let Some(mock) = &mut m.providers.mock {
+                mock.webhook_secrets =
+                    vec![Secret::new(SECRET.to_owned()), Secret::new(OLD.to_owned())];
+            }
+        }
+    })
+    .await;
+    let mut client = app.client();
+    let signed_with = |secret: &str, w: &Signed| Signed {
+        signature: webhook::sign(
+            &[WebhookSecret::parse(secret).unwrap()],
+            &w.id,
+            w.timestamp.parse().unwrap(),
+            &w.body,
+        ),
+        ..w.clone()
+    };
+    let (p, _) = redirect_payment(&mut client, "wh-rotate", false).await;
+    let w = event(&p, WebhookEventType::Authorized, now());
+    assert_eq!(post(&app, ROUTE, &signed_with(STRANGER, &w)).await, 401);
+    assert_eq!(post(&app, ROUTE, &signed_with(OLD, &w)).await, 200);
+    wait_for(&mut client, &p.id, pb::PaymentStatus::Authorized).await;
+    let (q, _) = redirect_payment(&mut client, "wh-rotate-2", false).await;
+    let w = event(&q, WebhookEventType::Authorized, now());
+    assert_eq!(post(&app, ROUTE, &signed_with(SECRET, &w)).await, 200);
+    assert_eq!(webhook_count(&app, "rejected_signature").await, 1.0);
 }

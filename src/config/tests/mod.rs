@@ -287,3 +287,42 @@ fn deploy_production_example_loads_with_its_secrets_set() {
         "{err}"
     );
 }
+
+#[test]
+fn a_rotation_lists_the_current_then_the_previous_webhook_secret() {
+    let text = r#"
+[server]
+require_auth = false
+[[merchants]]
+id = "shop"
+  [merchants.providers.mock]
+  webhook_secret = "whsec_new"
+  previous_webhook_secret_env = "OLD_SECRET"
+"#;
+    let s = load_text(text, &[("OLD_SECRET", "whsec_old")]).unwrap();
+    let mock = s
+        .merchants
+        .first()
+        .unwrap()
+        .providers
+        .mock
+        .as_ref()
+        .unwrap();
+    let secrets: Vec<&str> = mock.webhook_secrets.iter().map(Secret::expose).collect();
+    assert_eq!(secrets, ["whsec_new", "whsec_old"]);
+    assert!(!s.describe().contains("whsec_old"));
+
+    let only_previous = r#"
+[server]
+require_auth = false
+[[merchants]]
+id = "shop"
+  [merchants.providers.mock]
+  previous_webhook_secret = "whsec_old"
+"#;
+    let err = load_text(only_previous, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("merchants[0].providers.mock.previous_webhook_secret"),
+        "{err}"
+    );
+}

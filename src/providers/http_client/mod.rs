@@ -5,6 +5,9 @@
 pub mod backoff;
 pub mod breaker;
 mod send;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests;
 
 pub use send::{ProviderHttp, ResilienceSettings, Retry, SendError, chain};
 
