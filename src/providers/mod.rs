@@ -1,6 +1,7 @@
 //! Payment providers: one adapter per processor behind a closed enum, and the per-merchant
 //! registry that decides which adapters a merchant may use.
 
+pub mod cmi;
 pub mod http_client;
 pub mod mock;
 pub mod registry;

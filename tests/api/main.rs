@@ -12,6 +12,7 @@
 mod helpers;
 
 mod auth;
+mod cmi;
 mod concurrency;
 mod crash;
 mod declines;
