@@ -168,6 +168,14 @@ pub enum Refusal {
         provider: &'static str,
         what: &'static str,
     },
+    /// The provider refused because of the payment's state on its side (CMI's CORE-2008 /
+    /// 2508 / 2509: already settled, not settled yet...). `reason` is the DESIGN.md §2.1 code
+    /// (`INVALID_STATE`, `OPERATION_NOT_SUPPORTED`); `message` says what to do instead.
+    #[error("{message}")]
+    ByProvider {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 fn verb(op: OperationKind) -> &'static str {
@@ -421,6 +429,35 @@ impl Payment {
         }
         self.status = self.derive_status();
         self.updated_at = now;
+        true
+    }
+
+    /// Reopens a declined (or failed) authorization so that a later success can settle it.
+    ///
+    /// The one exception to "DECLINED is terminal" (DESIGN.md §4): on CMI's hosted page the
+    /// customer may retry after a refusal under the same `oid`, so one or more failed callbacks
+    /// can precede a valid success, and the success wins. Only the authorize operation of a
+    /// payment that has nothing else is reopened. Returns whether it was.
+    pub fn reopen_declined_authorization(&mut self, op_id: OperationId, now: Timestamp) -> bool {
+        if self.operations.len() != 1 {
+            return false;
+        }
+        let Some(op) = self.operations.iter_mut().find(|o| o.id == op_id) else {
+            return false;
+        };
+        if op.kind != OperationKind::Authorize
+            || !matches!(
+                op.status,
+                OperationStatus::Declined | OperationStatus::Failed
+            )
+        {
+            return false;
+        }
+        op.status = OperationStatus::Pending;
+        op.failure = None;
+        op.updated_at = now;
+        self.failure = None;
+        self.status = self.derive_status();
         true
     }
 

@@ -3,6 +3,7 @@
 
 use crate::config::Settings;
 use crate::domain::MerchantId;
+use crate::providers::cmi::CmiClient;
 use crate::providers::mock::MockClient;
 use crate::providers::mock::api::MockApi;
 use crate::providers::mock::webhook::WebhookSecret;
@@ -43,8 +44,13 @@ pub fn build(
                 )),
             );
         }
-        if merchant.providers.cmi.is_some() || merchant.providers.paypal.is_some() {
-            tracing::warn!(merchant = %merchant.id, "CMI and PayPal adapters are not in this build yet; only the mock provider is enabled");
+        if let Some(cmi) = &merchant.providers.cmi {
+            let client = CmiClient::new(merchant.id.clone(), cmi, urls.clone(), http.clone())
+                .with_context(|| format!("merchant {}: providers.cmi.base_url", merchant.id))?;
+            providers.insert(merchant.id.clone(), AnyProvider::Cmi(client));
+        }
+        if merchant.providers.paypal.is_some() {
+            tracing::warn!(merchant = %merchant.id, "the PayPal adapter is not in this build yet");
         }
     }
     Ok(providers)

@@ -94,32 +94,30 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             outcome,
             now,
         } => {
-            // Refusals first (nothing written yet), then the dedupe row, then the change.
-            let (payment, version) = load(conn, *payment_id).await?;
-            if payment.merchant != *merchant {
-                return Err(JobError::Clean(StoreError::NotFound));
-            }
-            let inserted = sqlx::query(
-                "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
-                 VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(provider.as_str())
-            .bind(event_id)
-            .bind(merchant.as_str())
-            .bind(now.micros())
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                return Ok(Written::Webhook(WebhookWritten::Duplicate));
-            }
-            let (payment, changed) =
-                settle(conn, payment, version, *operation, outcome, false, *now).await?;
-            Ok(Written::Webhook(if changed {
-                WebhookWritten::Applied(Box::new(payment))
-            } else {
-                WebhookWritten::Ignored
-            }))
+            let event = Event {
+                provider: *provider,
+                event_id,
+                merchant,
+            };
+            apply_event(conn, event, *payment_id, *operation, outcome, false, *now).await
+        }
+        Write::ApplyCallback {
+            provider,
+            event_id,
+            merchant,
+            payment_id,
+            operation,
+            outcome,
+            reopen_declined,
+            now,
+        } => {
+            let event = Event {
+                provider: *provider,
+                event_id,
+                merchant,
+            };
+            let reopen = *reopen_declined && matches!(outcome, Outcome::Succeeded { .. });
+            apply_event(conn, event, *payment_id, *operation, outcome, reopen, *now).await
         }
         Write::Defer {
             operation,
@@ -144,6 +142,54 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             Ok(Written::Reaped(done.rows_affected()))
         }
     }
+}
+
+/// Who sent a provider event, and its dedupe id.
+struct Event<'a> {
+    provider: crate::domain::ProviderKind,
+    event_id: &'a str,
+    merchant: &'a crate::domain::MerchantId,
+}
+
+/// Records a verified provider event and, if it is new, settles the operation it reports.
+/// Refusals first (nothing written yet), then the dedupe row, then the change, so a duplicate
+/// changes nothing. `reopen` lets a success supersede a declined authorization first.
+async fn apply_event(
+    conn: &mut SqliteConnection,
+    event: Event<'_>,
+    payment_id: PaymentId,
+    operation: OperationId,
+    outcome: &Outcome,
+    reopen: bool,
+    now: Timestamp,
+) -> Result<Written, JobError> {
+    let (mut payment, version) = load(conn, payment_id).await?;
+    if payment.merchant != *event.merchant {
+        return Err(JobError::Clean(StoreError::NotFound));
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
+         VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(event.provider.as_str())
+    .bind(event.event_id)
+    .bind(event.merchant.as_str())
+    .bind(now.micros())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(Written::Webhook(WebhookWritten::Duplicate));
+    }
+    if reopen {
+        payment.reopen_declined_authorization(operation, now);
+    }
+    let (payment, changed) = settle(conn, payment, version, operation, outcome, false, now).await?;
+    Ok(Written::Webhook(if changed {
+        WebhookWritten::Applied(Box::new(payment))
+    } else {
+        WebhookWritten::Ignored
+    }))
 }
 
 /// Applies an outcome to a loaded payment, appends the event, records the idempotent response

@@ -1,0 +1,457 @@
+//! The CMI adapter: the signed hosted-payment form at authorize time, and the XML API for
+//! capture (PostAuth), void, refund (Credit) and status (ORDERSTATUS / ORDERHISTORY).
+
+use super::convert;
+use super::hash;
+use super::wire::{ApiAuth, ApiRequest, ApiResponse, Trx};
+use crate::config::{CmiSettings, Secret};
+use crate::domain::{
+    AuthorizeCommand, CaptureMode, Failure, MerchantId, NextAction, Operation, OperationKind,
+    OperationStatus, Outcome, Payment, ProviderKind, Refusal,
+};
+use crate::providers::ProviderError;
+use crate::providers::urls::{PublicUrls, ReturnOutcome};
+use std::collections::BTreeMap;
+
+pub struct CmiClient {
+    pub(super) merchant: MerchantId,
+    pub(super) client_id: String,
+    pub(super) store_key: Secret,
+    api_user: String,
+    api_password: Secret,
+    gate_url: String,
+    api_url: reqwest::Url,
+    urls: PublicUrls,
+    http: reqwest::Client,
+}
+
+/// Why an API call gave no answer, by what it means for money.
+enum CallError {
+    /// Nothing reached CMI (no connection): safe to report as not sent.
+    NotSent(String),
+    /// Sent; CMI may or may not have acted.
+    Unknown(String),
+}
+
+impl CmiClient {
+    pub fn new(
+        merchant: MerchantId,
+        settings: &CmiSettings,
+        urls: PublicUrls,
+        http: reqwest::Client,
+    ) -> anyhow::Result<Self> {
+        let base = settings.base_url.as_str().trim_end_matches('/');
+        Ok(Self {
+            merchant,
+            client_id: settings.client_id.clone(),
+            store_key: settings.store_key.clone(),
+            api_user: settings.api_user.clone(),
+            api_password: settings.api_password.clone(),
+            gate_url: format!("{base}/fim/est3Dgate"),
+            api_url: reqwest::Url::parse(&format!("{base}/fim/api"))?,
+            urls,
+            http,
+        })
+    }
+
+    /// The signed form the customer's browser posts to CMI's page. No network call: CMI only
+    /// learns about the attempt when the browser arrives. The `oid` becomes the payment's
+    /// `provider_reference`, which is how the callback finds it.
+    pub fn authorize(&self, p: &Payment, op: &Operation, cmd: &AuthorizeCommand) -> Outcome {
+        let currency = op.amount.currency();
+        if !matches!(currency.code(), "MAD" | "EUR" | "USD") {
+            return Outcome::Failed(Failure::new(
+                "unsupported_currency",
+                "CMI accepts MAD (and EUR or USD only where the contract allows them)",
+            ));
+        }
+        let oid = convert::oid(op);
+        let page = |o| {
+            self.urls
+                .return_page(ProviderKind::Cmi, &self.merchant, p.id, o)
+        };
+        // Auth (a sale) for automatic capture: CMI then reports the captured result itself in
+        // the callback, rather than paygate claiming a capture that ACTION=POSTAUTH would only
+        // request. PreAuth otherwise, captured later with PostAuth.
+        let tran_type = match p.capture_mode {
+            CaptureMode::Automatic => "Auth",
+            CaptureMode::Manual => "PreAuth",
+        };
+        let customer = &cmd.customer;
+        let mut name = convert::sanitize(&customer.name, 64);
+        if name.is_empty() {
+            // CMI treats BillToName as required; a name in a non-Latin script folds to nothing.
+            name = "Client".to_owned();
+        }
+        let mut fields = BTreeMap::new();
+        let mut put = |k: &str, v: String| {
+            fields.insert(k.to_owned(), v);
+        };
+        put("clientid", self.client_id.clone());
+        put("storetype", "3D_PAY_HOSTING".into());
+        put("TranType", tran_type.into());
+        put("amount", convert::amount(op.amount));
+        put("currency", currency.numeric().to_string());
+        put("oid", oid.clone());
+        put("okUrl", page(ReturnOutcome::Ok));
+        put("failUrl", page(ReturnOutcome::Fail));
+        put(
+            "callbackUrl",
+            self.urls.webhook(ProviderKind::Cmi, &self.merchant),
+        );
+        put(
+            "shopurl",
+            cmd.cancel_url
+                .clone()
+                .or_else(|| cmd.return_url.clone())
+                .unwrap_or_else(|| page(ReturnOutcome::Fail)),
+        );
+        put("lang", convert::lang(&cmd.locale).into());
+        put("rnd", random_token());
+        put("hashAlgorithm", "ver3".into());
+        put("encoding", "UTF-8".into());
+        put("refreshtime", "5".into());
+        put("BillToName", name);
+        put("email", convert::sanitize_contact(&customer.email, 64));
+        if !customer.phone.is_empty() {
+            put("tel", convert::sanitize_contact(&customer.phone, 32));
+        }
+        if let Some(a) = &customer.billing_address {
+            put("BillToStreet1", convert::sanitize(&a.line1, 64));
+            put("BillToStreet2", convert::sanitize(&a.line2, 64));
+            put("BillToCity", convert::sanitize(&a.city, 64));
+            put("BillToStateProv", convert::sanitize(&a.state, 32));
+            put("BillToPostalCode", convert::sanitize(&a.postal_code, 16));
+            put("BillToCountry", convert::sanitize(&a.country, 3));
+        }
+        let pairs: Vec<(&String, &String)> = fields.iter().collect();
+        let signature = hash::compute(&pairs, self.store_key.expose().as_bytes());
+        fields.insert("HASH".to_owned(), signature);
+        Outcome::RequiresAction {
+            next_action: NextAction::FormPost {
+                url: self.gate_url.clone(),
+                fields,
+            },
+            provider_reference: Some(oid),
+        }
+    }
+
+    /// PostAuth, sent once. A lost answer is settled from ORDERSTATUS, never by resending.
+    pub async fn capture(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
+        let oid = order_id(p)?;
+        let total = convert::amount(op.amount);
+        let req = ApiRequest::PostAuth {
+            oid: &oid,
+            total: &total,
+        };
+        self.mutate(p, op, &req).await
+    }
+
+    /// Void, sent once; only possible before CMI's end-of-day settlement (§8).
+    pub async fn void(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
+        let oid = order_id(p)?;
+        self.mutate(p, op, &ApiRequest::Void { oid: &oid }).await
+    }
+
+    /// Credit (partial or full), sent once; only possible after settlement (§8).
+    pub async fn refund(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
+        let oid = order_id(p)?;
+        let total = convert::amount(op.amount);
+        let req = ApiRequest::Credit {
+            oid: &oid,
+            total: &total,
+            currency: op.amount.currency().numeric(),
+        };
+        self.mutate(p, op, &req).await
+    }
+
+    async fn mutate(
+        &self,
+        p: &Payment,
+        op: &Operation,
+        req: &ApiRequest<'_>,
+    ) -> Result<Outcome, ProviderError> {
+        match self.call(req).await {
+            Ok(answer) if answer.approved() => Ok(Outcome::Succeeded {
+                provider_reference: non_empty(answer.get("TransId")),
+            }),
+            Ok(answer) => self.refused(p, op, &answer).await,
+            Err(CallError::NotSent(reason)) => Err(ProviderError::NotSent {
+                provider: ProviderKind::Cmi,
+                reason,
+            }),
+            Err(CallError::Unknown(reason)) => {
+                // Ask once right away; only a definite success settles it here. Anything else
+                // waits for the reconciler, after the request can no longer be in flight.
+                tracing::warn!(operation = %op.id, request = req.name(), %reason, "CMI answer lost; asking ORDERSTATUS");
+                match self.status(p, op).await {
+                    Ok(Some(found @ Outcome::Succeeded { .. })) => Ok(found),
+                    _ => Err(unknown(reason)),
+                }
+            }
+        }
+    }
+
+    /// A refusal: state errors (CORE-2008/2508/2509) are checked against ORDERSTATUS and become
+    /// FAILED_PRECONDITION with what to do instead (§7.2); other codes fail the operation.
+    async fn refused(
+        &self,
+        p: &Payment,
+        op: &Operation,
+        answer: &ApiResponse,
+    ) -> Result<Outcome, ProviderError> {
+        let code = answer.error_code().to_owned();
+        let latest = match code.as_str() {
+            "CORE-2509" | "CORE-2008" => self.order_status(&order_id(p)?).await.ok().flatten(),
+            _ => None,
+        };
+        let stat = latest.as_ref().map(|t| t.trans_stat.as_str());
+        let refuse = |reason: &'static str, message: &str| {
+            Err(ProviderError::Refused {
+                provider: ProviderKind::Cmi,
+                refusal: Box::new(Refusal::ByProvider {
+                    reason,
+                    message: message.to_owned(),
+                }),
+                failure: Box::new(Failure {
+                    code: "invalid_state".into(),
+                    message: message.to_owned(),
+                    provider_code: code.clone(),
+                    provider_message: answer.get("ErrMsg").chars().take(256).collect(),
+                }),
+            })
+        };
+        match (code.as_str(), op.kind, stat) {
+            // Already captured by an earlier attempt of this very operation: idempotent.
+            ("CORE-2509", OperationKind::Capture, Some("C" | "S"))
+                if latest.as_ref().and_then(|t| t.capture_amount) == Some(op.amount.minor()) =>
+            {
+                Ok(Outcome::Succeeded {
+                    provider_reference: latest.map(|t| t.trans_id),
+                })
+            }
+            ("CORE-2509", _, _) => refuse(
+                "INVALID_STATE",
+                "CMI has no open pre-authorization for this order (already captured, voided or expired); nothing was captured",
+            ),
+            ("CORE-2008", OperationKind::Void, Some("V" | "CNCL")) => Ok(Outcome::Succeeded {
+                provider_reference: latest.map(|t| t.trans_id),
+            }),
+            ("CORE-2008", _, Some("A")) => refuse(
+                "OPERATION_NOT_SUPPORTED",
+                "CMI refused to void this pre-authorization although it is still open; contact CMI",
+            ),
+            ("CORE-2008", _, _) => refuse(
+                "INVALID_STATE",
+                "the order was already settled by CMI and can no longer be voided: refund it instead",
+            ),
+            ("CORE-2508", _, _) => refuse(
+                "INVALID_STATE",
+                "CMI has not settled this order yet (end of day); a refund is possible only after settlement: retry then, or void before capture",
+            ),
+            _ => {
+                let proc = answer.get("ProcReturnCode");
+                let failure = match convert::refusal(
+                    proc,
+                    answer.get("Response"),
+                    answer.get("ErrMsg"),
+                    "",
+                ) {
+                    Outcome::Declined(f) | Outcome::Failed(f) => f,
+                    _ => Failure::new("processor_error", "CMI refused the operation"),
+                };
+                let provider_code = if code.is_empty() {
+                    proc.to_owned()
+                } else {
+                    code.clone()
+                };
+                Ok(Outcome::Failed(Failure {
+                    provider_code,
+                    ..failure
+                }))
+            }
+        }
+    }
+
+    /// What CMI did for `op`: from ORDERSTATUS (the order's latest transaction), or
+    /// ORDERHISTORY for refunds, where several credits may exist. `None`: CMI never did it.
+    pub async fn status(
+        &self,
+        p: &Payment,
+        op: &Operation,
+    ) -> Result<Option<Outcome>, ProviderError> {
+        let oid = match op.kind {
+            OperationKind::Authorize => convert::oid(op),
+            _ => order_id(p)?,
+        };
+        if op.kind == OperationKind::Refund {
+            return self.refund_status(p, op, &oid).await;
+        }
+        let latest = self.order_status(&oid).await?;
+        let Some(trx) = latest else {
+            return Ok(match op.kind {
+                // The customer may still be on CMI's page: not an answer yet.
+                OperationKind::Authorize => Some(Outcome::Unknown),
+                _ => None,
+            });
+        };
+        let stat = trx.trans_stat.as_str();
+        let succeeded = Outcome::Succeeded {
+            provider_reference: Some(match op.kind {
+                OperationKind::Authorize => oid.clone(),
+                _ => trx.trans_id.clone(),
+            }),
+        };
+        Ok(Some(match (op.kind, stat) {
+            (OperationKind::Authorize, "A" | "C" | "S") => {
+                if trx.orig_amount != Some(op.amount.minor()) {
+                    tracing::error!(operation = %op.id, "CMI reports another amount for this order");
+                    return Err(unknown("amount mismatch in ORDERSTATUS".into()));
+                }
+                succeeded
+            }
+            (OperationKind::Authorize, "D") => {
+                convert::refusal(&trx.proc_return_code, "Declined", "", "")
+            }
+            (OperationKind::Authorize, "ERR") => {
+                convert::refusal(&trx.proc_return_code, "Error", "", "")
+            }
+            (OperationKind::Capture, "C" | "S") => {
+                if trx.capture_amount != Some(op.amount.minor()) {
+                    tracing::error!(operation = %op.id, "CMI reports another captured amount");
+                    return Err(unknown("captured amount mismatch in ORDERSTATUS".into()));
+                }
+                succeeded
+            }
+            (OperationKind::Capture, "A" | "V" | "CNCL" | "D") => return Ok(None),
+            (OperationKind::Void, "V" | "CNCL") => succeeded,
+            (OperationKind::Void, "A" | "C" | "S") => return Ok(None),
+            _ => {
+                tracing::error!(operation = %op.id, trans_stat = stat, "CMI order in a state paygate cannot read; operator attention needed");
+                Outcome::Unknown
+            }
+        }))
+    }
+
+    /// A refund happened if CMI shows more successful credits than paygate has recorded.
+    async fn refund_status(
+        &self,
+        p: &Payment,
+        op: &Operation,
+        oid: &str,
+    ) -> Result<Option<Outcome>, ProviderError> {
+        let answer = self
+            .call(&ApiRequest::OrderHistory { oid })
+            .await
+            .map_err(|e| unknown(e.reason()))?;
+        let credits: Vec<Trx> = answer
+            .history()
+            .into_iter()
+            .filter(|t| t.charge_type == "C" && matches!(t.trans_stat.as_str(), "C" | "S"))
+            .collect();
+        let recorded = p
+            .operations
+            .iter()
+            .filter(|o| {
+                o.kind == OperationKind::Refund
+                    && o.id != op.id
+                    && o.status == OperationStatus::Succeeded
+            })
+            .count();
+        Ok(if credits.len() > recorded {
+            Some(Outcome::Succeeded {
+                provider_reference: credits.last().map(|t| t.trans_id.clone()),
+            })
+        } else {
+            None
+        })
+    }
+
+    /// ORDERSTATUS: the order's latest transaction, `None` when CMI has no record of it.
+    async fn order_status(&self, oid: &str) -> Result<Option<Trx>, ProviderError> {
+        let answer = self
+            .call(&ApiRequest::OrderStatus { oid })
+            .await
+            .map_err(|e| unknown(e.reason()))?;
+        Ok(answer.order_status())
+    }
+
+    /// Every request to CMI's API goes through here, exactly once, without retries: the API has
+    /// no idempotency key (§6.1). A shared resilient HTTP stack can be swapped in here.
+    /// The body (with the API password) is never logged.
+    async fn call(&self, req: &ApiRequest<'_>) -> Result<ApiResponse, CallError> {
+        let auth = ApiAuth {
+            name: &self.api_user,
+            password: self.api_password.expose(),
+            client_id: &self.client_id,
+        };
+        let body = super::wire::request_xml(&auth, req);
+        let sent = self
+            .http
+            .post(self.api_url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=UTF-8")
+            .body(body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) if e.is_connect() || e.is_builder() => {
+                return Err(CallError::NotSent(format!("{} not sent: {e}", req.name())));
+            }
+            Err(e) => return Err(CallError::Unknown(format!("{}: {e}", req.name()))),
+        };
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| CallError::Unknown(format!("{}: reading the answer: {e}", req.name())))?;
+        if !status.is_success() {
+            return Err(CallError::Unknown(format!(
+                "{} answered HTTP {status}",
+                req.name()
+            )));
+        }
+        ApiResponse::parse(&bytes).map_err(|e| CallError::Unknown(format!("{}: {e}", req.name())))
+    }
+}
+
+impl CallError {
+    fn reason(self) -> String {
+        match self {
+            Self::NotSent(r) | Self::Unknown(r) => r,
+        }
+    }
+}
+
+/// The payment's `oid` (its provider reference, set at authorize time).
+fn order_id(p: &Payment) -> Result<String, ProviderError> {
+    p.provider_reference
+        .clone()
+        .or_else(|| {
+            p.operations
+                .iter()
+                .find(|o| o.kind == OperationKind::Authorize)
+                .map(convert::oid)
+        })
+        .ok_or_else(|| ProviderError::NotSent {
+            provider: ProviderKind::Cmi,
+            reason: "the payment has no CMI order id".into(),
+        })
+}
+
+fn non_empty(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+fn unknown(reason: String) -> ProviderError {
+    ProviderError::OutcomeUnknown {
+        provider: ProviderKind::Cmi,
+        reason,
+    }
+}
+
+/// `rnd`: 20 random alphanumeric characters (the spec asks for at least 16).
+fn random_token() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), 20)
+}

@@ -1,0 +1,131 @@
+//! CMI's server-to-server callback (specs/cmi.md §5): verify over the raw body, check the
+//! attempt against the ledger, then record the attempt and settle the authorization in one
+//! transaction. The answer is one of CMI's keywords, decided here.
+//!
+//! Several callbacks may arrive for one `oid`: failed attempts, then the customer's success on
+//! the same page. Each distinct attempt is recorded once; a failure settles the payment as
+//! DECLINED, a later success reopens and authorizes it, and nothing ever moves an authorized
+//! payment back (DESIGN.md §4).
+
+use super::PaymentService;
+use crate::domain::{MerchantId, OperationKind, ProviderKind, Timestamp};
+use crate::providers::AnyProvider;
+use crate::providers::cmi::webhook::PostRejection;
+use crate::store::{WebhookWritten, Write, Written};
+
+/// CMI's reply keywords (§5.3). paygate never sends `ACTION=POSTAUTH`: automatic capture uses
+/// `TranType=Auth`, so there is nothing left for CMI to capture after the callback.
+pub const APPROVED: &str = "APPROVED";
+pub const FAILURE: &str = "FAILURE";
+
+/// The keyword to send, the HTTP status, and the `paygate_webhooks_total` result label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CmiReply {
+    pub keyword: &'static str,
+    pub http_status: u16,
+    pub result: &'static str,
+}
+
+impl CmiReply {
+    fn failure(http_status: u16, result: &'static str) -> Self {
+        Self {
+            keyword: FAILURE,
+            http_status,
+            result,
+        }
+    }
+}
+
+impl PaymentService {
+    /// `None` when the merchant does not have CMI enabled.
+    #[tracing::instrument(name = "cmi_callback", skip_all, fields(%merchant, payment_id = tracing::field::Empty))]
+    pub async fn cmi_callback(&self, merchant: &MerchantId, body: &[u8]) -> Option<CmiReply> {
+        let Some(AnyProvider::Cmi(cmi)) = self.providers.get(merchant, ProviderKind::Cmi) else {
+            return None;
+        };
+        let post = match cmi.verify_post(body) {
+            Ok(post) => post,
+            Err(PostRejection::Signature) => {
+                return Some(CmiReply::failure(401, "rejected_signature"));
+            }
+            Err(e @ PostRejection::Malformed(_)) => {
+                tracing::warn!(error = %e, "CMI callback rejected");
+                return Some(CmiReply::failure(400, "rejected_malformed"));
+            }
+        };
+        let found = self
+            .store
+            .payment_by_provider_reference(merchant, ProviderKind::Cmi, post.oid())
+            .await;
+        let payment = match found {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                tracing::error!(
+                    "verified CMI callback for an order paygate does not know; operator attention needed"
+                );
+                return Some(CmiReply::failure(200, "ignored"));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "CMI callback not recorded: database unavailable");
+                return Some(CmiReply::failure(503, "ignored"));
+            }
+        };
+        tracing::Span::current().record("payment_id", tracing::field::display(payment.id));
+        let Some(op) = payment
+            .operations
+            .iter()
+            .find(|o| o.kind == OperationKind::Authorize)
+        else {
+            return Some(CmiReply::failure(500, "ignored"));
+        };
+        let attempt = match cmi.read_attempt(&post, &payment, op) {
+            Ok(a) => a,
+            Err(mismatch) => {
+                tracing::error!(%mismatch, "verified CMI callback does not match the payment; not applied, operator attention needed");
+                return Some(CmiReply::failure(200, "rejected_malformed"));
+            }
+        };
+        let job = Write::ApplyCallback {
+            provider: ProviderKind::Cmi,
+            event_id: attempt.dedupe_key,
+            merchant: merchant.clone(),
+            payment_id: payment.id,
+            operation: op.id,
+            outcome: attempt.outcome,
+            reopen_declined: true,
+            now: Timestamp::now(),
+        };
+        let result = match self.store.write(job).await {
+            Ok(Written::Webhook(WebhookWritten::Applied(p))) => {
+                tracing::info!(
+                    approved = attempt.approved,
+                    status = p.status.as_str(),
+                    "CMI callback applied"
+                );
+                "applied"
+            }
+            Ok(Written::Webhook(WebhookWritten::Ignored)) => {
+                tracing::info!(
+                    approved = attempt.approved,
+                    "CMI callback recorded; the payment had already settled"
+                );
+                "ignored"
+            }
+            Ok(Written::Webhook(WebhookWritten::Duplicate)) => "duplicate",
+            Ok(other) => {
+                tracing::error!(written = ?other, "unexpected store answer to a CMI callback");
+                return Some(CmiReply::failure(500, "ignored"));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "CMI callback not recorded");
+                return Some(CmiReply::failure(503, "ignored"));
+            }
+        };
+        // A refusal is acknowledged too: CMI's page may let the customer try again.
+        Some(CmiReply {
+            keyword: APPROVED,
+            http_status: 200,
+            result,
+        })
+    }
+}
