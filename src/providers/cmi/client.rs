@@ -3,11 +3,11 @@
 
 use super::convert;
 use super::hash;
-use super::wire::{ApiAuth, ApiRequest, ApiResponse, Trx};
+use super::wire::{ApiAuth, ApiRequest, ApiResponse};
 use crate::config::{CmiSettings, Secret};
 use crate::domain::{
     AuthorizeCommand, CaptureMode, Failure, MerchantId, NextAction, Operation, OperationKind,
-    OperationStatus, Outcome, Payment, ProviderKind, Refusal,
+    Outcome, Payment, ProviderKind, Refusal,
 };
 use crate::providers::ProviderError;
 use crate::providers::urls::{PublicUrls, ReturnOutcome};
@@ -26,7 +26,7 @@ pub struct CmiClient {
 }
 
 /// Why an API call gave no answer, by what it means for money.
-enum CallError {
+pub(super) enum CallError {
     /// Nothing reached CMI (no connection): safe to report as not sent.
     NotSent(String),
     /// Sent; CMI may or may not have acted.
@@ -273,113 +273,10 @@ impl CmiClient {
         }
     }
 
-    /// What CMI did for `op`: from ORDERSTATUS (the order's latest transaction), or
-    /// ORDERHISTORY for refunds, where several credits may exist. `None`: CMI never did it.
-    pub async fn status(
-        &self,
-        p: &Payment,
-        op: &Operation,
-    ) -> Result<Option<Outcome>, ProviderError> {
-        let oid = match op.kind {
-            OperationKind::Authorize => convert::oid(op),
-            _ => order_id(p)?,
-        };
-        if op.kind == OperationKind::Refund {
-            return self.refund_status(p, op, &oid).await;
-        }
-        let latest = self.order_status(&oid).await?;
-        let Some(trx) = latest else {
-            return Ok(match op.kind {
-                // The customer may still be on CMI's page: not an answer yet.
-                OperationKind::Authorize => Some(Outcome::Unknown),
-                _ => None,
-            });
-        };
-        let stat = trx.trans_stat.as_str();
-        let succeeded = Outcome::Succeeded {
-            provider_reference: Some(match op.kind {
-                OperationKind::Authorize => oid.clone(),
-                _ => trx.trans_id.clone(),
-            }),
-        };
-        Ok(Some(match (op.kind, stat) {
-            (OperationKind::Authorize, "A" | "C" | "S") => {
-                if trx.orig_amount != Some(op.amount.minor()) {
-                    tracing::error!(operation = %op.id, "CMI reports another amount for this order");
-                    return Err(unknown("amount mismatch in ORDERSTATUS".into()));
-                }
-                succeeded
-            }
-            (OperationKind::Authorize, "D") => {
-                convert::refusal(&trx.proc_return_code, "Declined", "", "")
-            }
-            (OperationKind::Authorize, "ERR") => {
-                convert::refusal(&trx.proc_return_code, "Error", "", "")
-            }
-            (OperationKind::Capture, "C" | "S") => {
-                if trx.capture_amount != Some(op.amount.minor()) {
-                    tracing::error!(operation = %op.id, "CMI reports another captured amount");
-                    return Err(unknown("captured amount mismatch in ORDERSTATUS".into()));
-                }
-                succeeded
-            }
-            (OperationKind::Capture, "A" | "V" | "CNCL" | "D") => return Ok(None),
-            (OperationKind::Void, "V" | "CNCL") => succeeded,
-            (OperationKind::Void, "A" | "C" | "S") => return Ok(None),
-            _ => {
-                tracing::error!(operation = %op.id, trans_stat = stat, "CMI order in a state paygate cannot read; operator attention needed");
-                Outcome::Unknown
-            }
-        }))
-    }
-
-    /// A refund happened if CMI shows more successful credits than paygate has recorded.
-    async fn refund_status(
-        &self,
-        p: &Payment,
-        op: &Operation,
-        oid: &str,
-    ) -> Result<Option<Outcome>, ProviderError> {
-        let answer = self
-            .call(&ApiRequest::OrderHistory { oid })
-            .await
-            .map_err(|e| unknown(e.reason()))?;
-        let credits: Vec<Trx> = answer
-            .history()
-            .into_iter()
-            .filter(|t| t.charge_type == "C" && matches!(t.trans_stat.as_str(), "C" | "S"))
-            .collect();
-        let recorded = p
-            .operations
-            .iter()
-            .filter(|o| {
-                o.kind == OperationKind::Refund
-                    && o.id != op.id
-                    && o.status == OperationStatus::Succeeded
-            })
-            .count();
-        Ok(if credits.len() > recorded {
-            Some(Outcome::Succeeded {
-                provider_reference: credits.last().map(|t| t.trans_id.clone()),
-            })
-        } else {
-            None
-        })
-    }
-
-    /// ORDERSTATUS: the order's latest transaction, `None` when CMI has no record of it.
-    async fn order_status(&self, oid: &str) -> Result<Option<Trx>, ProviderError> {
-        let answer = self
-            .call(&ApiRequest::OrderStatus { oid })
-            .await
-            .map_err(|e| unknown(e.reason()))?;
-        Ok(answer.order_status())
-    }
-
     /// Every request to CMI's API goes through here, exactly once, without retries: the API has
     /// no idempotency key (§6.1). A shared resilient HTTP stack can be swapped in here.
     /// The body (with the API password) is never logged.
-    async fn call(&self, req: &ApiRequest<'_>) -> Result<ApiResponse, CallError> {
+    pub(super) async fn call(&self, req: &ApiRequest<'_>) -> Result<ApiResponse, CallError> {
         let auth = ApiAuth {
             name: &self.api_user,
             password: self.api_password.expose(),
@@ -416,7 +313,7 @@ impl CmiClient {
 }
 
 impl CallError {
-    fn reason(self) -> String {
+    pub(super) fn reason(self) -> String {
         match self {
             Self::NotSent(r) | Self::Unknown(r) => r,
         }
@@ -424,7 +321,7 @@ impl CallError {
 }
 
 /// The payment's `oid` (its provider reference, set at authorize time).
-fn order_id(p: &Payment) -> Result<String, ProviderError> {
+pub(super) fn order_id(p: &Payment) -> Result<String, ProviderError> {
     p.provider_reference
         .clone()
         .or_else(|| {
@@ -443,7 +340,7 @@ fn non_empty(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-fn unknown(reason: String) -> ProviderError {
+pub(super) fn unknown(reason: String) -> ProviderError {
     ProviderError::OutcomeUnknown {
         provider: ProviderKind::Cmi,
         reason,

@@ -5,6 +5,7 @@ mod client;
 pub mod convert;
 pub mod form;
 pub mod hash;
+mod status;
 pub mod webhook;
 pub mod wire;
 

@@ -259,3 +259,41 @@ async fn the_return_post_is_verified_and_settled_from_orderstatus_when_the_callb
         pb::PaymentStatus::Authorized
     );
 }
+
+#[tokio::test]
+async fn a_lost_callback_is_settled_by_the_reconciler_and_an_unpaid_form_is_left_waiting() {
+    let emu = crate::emulators::cmi::CmiEmulator::spawn().await;
+    let app = TestApp::spawn_with_cmi(&emu, |s| {
+        s.server.provider_timeout = Duration::from_millis(200);
+    })
+    .await;
+    let mut client = app.client();
+    emu.set_faults(Faults {
+        hold_callback: true,
+        ..Default::default()
+    });
+    let (paid, form) = authorize(&mut client, cmi_req("lostcb-1", 15_000, false)).await;
+    let (unpaid, _) = authorize(&mut client, cmi_req("lostcb-2", 15_000, false)).await;
+    pay(&emu, &form, CARD_3DS_OK).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = get(&mut client, &paid.id).await;
+        if now.status() == pb::PaymentStatus::Authorized {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not reconciled: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The reconciler asked about the unpaid one too, and CMI knew nothing: still waiting for
+    // the customer, not failed.
+    assert!(emu.state.lock().unwrap().requests.len() >= 2);
+    let unpaid = get(&mut client, &unpaid.id).await;
+    assert_eq!(
+        unpaid.status(),
+        pb::PaymentStatus::RequiresAction,
+        "{unpaid:?}"
+    );
+}

@@ -175,3 +175,44 @@ async fn a_postauth_whose_answer_is_lost_is_settled_from_orderstatus_and_sent_on
     let requests = emu.state.lock().unwrap().requests.clone();
     assert_eq!(requests, ["PostAuth", "ORDERSTATUS"]);
 }
+
+#[tokio::test]
+async fn a_credit_whose_answer_is_lost_is_settled_from_orderhistory_and_sent_once() {
+    let emu = CmiEmulator::spawn().await;
+    let app = TestApp::spawn_with_cmi(&emu, |s| {
+        s.server.provider_timeout = Duration::from_millis(400);
+    })
+    .await;
+    let mut client = app.client();
+    let p = authorized_cmi(&app, &emu, "lostref-1", 15_000).await;
+    client
+        .capture(capture_req("lostref-1-c", &p.id, None))
+        .await
+        .unwrap();
+    emu.settle_day();
+    client
+        .refund(refund_req("lostref-1-r", &p.id, mad(4_000)))
+        .await
+        .unwrap();
+    emu.set_faults(Faults {
+        api_answer_delay_ms: Some(1_500),
+        ..Default::default()
+    });
+    let p = client
+        .refund(refund_req("lostref-1-s", &p.id, mad(2_500)))
+        .await
+        .expect("a lost answer is not an error")
+        .into_inner();
+    assert_eq!(p.status(), pb::PaymentStatus::PartiallyRefunded, "{p:?}");
+    assert_eq!(amount_of(p.refunded.as_ref()).0, 6_500);
+    let credits: Vec<i64> = emu
+        .order(&p.provider_reference)
+        .unwrap()
+        .credits
+        .iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(credits, [4_000, 2_500], "one Credit per refund");
+    let requests = emu.state.lock().unwrap().requests.clone();
+    assert_eq!(requests.last().map(String::as_str), Some("ORDERHISTORY"));
+}
