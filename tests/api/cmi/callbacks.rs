@@ -297,3 +297,26 @@ async fn a_lost_callback_is_settled_by_the_reconciler_and_an_unpaid_form_is_left
         "{unpaid:?}"
     );
 }
+
+#[tokio::test]
+async fn a_callback_repeating_a_field_name_is_refused_as_malformed() {
+    let (app, emu) = spawn().await;
+    let mut client = app.client();
+    let (p, genuine) = held(&app, &emu, "twice-1", CARD_3DS_OK).await;
+    let mut fields = genuine.clone();
+    fields.push(("OID".into(), p.provider_reference.clone()));
+    let (status, body) = post_callback(&app, &fields).await;
+    assert_eq!((status, body.as_str()), (400, "FAILURE"));
+    assert_eq!(
+        get(&mut client, &p.id).await.status(),
+        pb::PaymentStatus::RequiresAction
+    );
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric_value(
+            &metrics,
+            "paygate_webhooks_total{provider=\"cmi\",result=\"rejected_malformed\"}"
+        ),
+        1.0
+    );
+}
