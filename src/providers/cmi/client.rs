@@ -122,7 +122,7 @@ impl CmiClient {
             put("BillToCity", convert::sanitize(&a.city, 64));
             put("BillToStateProv", convert::sanitize(&a.state, 32));
             put("BillToPostalCode", convert::sanitize(&a.postal_code, 16));
-            put("BillToCountry", convert::sanitize(&a.country, 3));
+            put("BillToCountry", convert::country(&a.country));
         }
         let pairs: Vec<(&String, &String)> = fields.iter().collect();
         let signature = hash::compute(&pairs, self.store_key.expose().as_bytes());
@@ -240,6 +240,10 @@ impl CmiClient {
             ("CORE-2008", _, Some("A")) => refuse(
                 "OPERATION_NOT_SUPPORTED",
                 "CMI refused to void this pre-authorization although it is still open; contact CMI",
+            ),
+            ("CORE-2008", _, None) => refuse(
+                "INVALID_STATE",
+                "CMI found nothing to void for this order and its status could not be read; check the order in CMI's Merchant Center",
             ),
             ("CORE-2008", _, _) => refuse(
                 "INVALID_STATE",

@@ -82,6 +82,15 @@ fn fold(c: char) -> char {
     }
 }
 
+/// `BillToCountry`: CMI's kit sends the numeric code (`504`); whether alpha-2 is accepted is
+/// unverified, so Morocco (nearly every CMI cardholder) goes as `504`, others as given.
+pub fn country(alpha2: &str) -> String {
+    match alpha2.trim().to_ascii_uppercase().as_str() {
+        "MA" => "504".to_owned(),
+        other => sanitize(other, 3),
+    }
+}
+
 /// An e-mail or phone as CMI accepts it: printable ASCII without spaces, trimmed, bounded.
 pub fn sanitize_contact(text: &str, max: usize) -> String {
     text.chars()
@@ -196,6 +205,8 @@ mod tests {
         assert_eq!(sanitize("A|B\\C", 64), "ABC");
         assert_eq!(sanitize("abcdef", 3), "abc");
         assert_eq!(sanitize_contact(" a b@x.ma\n", 64), "ab@x.ma");
+        assert_eq!(country("ma"), "504");
+        assert_eq!(country("FR"), "FR");
     }
 
     #[test]

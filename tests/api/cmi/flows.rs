@@ -162,6 +162,7 @@ async fn utf8_customer_names_are_sent_as_ascii_and_utf8_callbacks_verify() {
     let (p, form) = authorize(&mut client, req).await;
     assert_eq!(form.fields["BillToName"], "Helene Celik-Goemans");
     assert_eq!(form.fields["BillToCity"], "Fes");
+    assert_eq!(form.fields["BillToCountry"], "504");
     assert!(!form.fields.contains_key("tel"));
     let mut req = cmi_req("utf8-2", 1_205, false);
     req.customer.as_mut().unwrap().name = "محمد العلوي".into();
