@@ -432,6 +432,38 @@ impl Payment {
         true
     }
 
+    /// Settles a successful authorization whose capture the provider was asked to make on its
+    /// own (CMI's `ACTION=POSTAUTH` reply): the payment is AUTHORIZED, with a full, final
+    /// capture operation PENDING that the reconciler confirms from the provider's status. Nothing
+    /// is counted as captured before the provider says so. Returns the capture operation's id;
+    /// `None` (nothing changed) if the authorization was not open.
+    pub fn authorize_with_pending_capture(
+        &mut self,
+        op_id: OperationId,
+        provider_reference: Option<String>,
+        now: Timestamp,
+    ) -> Option<OperationId> {
+        let op = self.operations.iter_mut().find(|o| o.id == op_id)?;
+        if op.kind != OperationKind::Authorize || !op.status.is_open() {
+            return None;
+        }
+        op.status = OperationStatus::Succeeded;
+        op.failure = None;
+        op.updated_at = now;
+        if provider_reference.is_some() {
+            op.provider_reference.clone_from(&provider_reference);
+            self.provider_reference = provider_reference;
+        }
+        self.next_action = None;
+        self.failure = None;
+        let capture = Operation::new(OperationKind::Capture, self.amount, true, now);
+        let capture_id = capture.id;
+        self.operations.push(capture);
+        self.status = self.derive_status();
+        self.updated_at = now;
+        Some(capture_id)
+    }
+
     /// Reopens a declined (or failed) authorization so that a later success can settle it.
     ///
     /// The one exception to "DECLINED is terminal" (DESIGN.md §4): on CMI's hosted page the

@@ -2,20 +2,25 @@
 //! attempt against the ledger, then record the attempt and settle the authorization in one
 //! transaction. The answer is one of CMI's keywords, decided here.
 //!
+//! With automatic capture and `callback_reply = "postauth_when_automatic"`, a success is
+//! answered `ACTION=POSTAUTH`: the payment becomes AUTHORIZED with a capture PENDING, never
+//! CAPTURED on paygate's word alone.
+//!
 //! Several callbacks may arrive for one `oid`: failed attempts, then the customer's success on
 //! the same page. Each distinct attempt is recorded once; a failure settles the payment as
 //! DECLINED, a later success reopens and authorizes it, and nothing ever moves an authorized
 //! payment back (DESIGN.md §4).
 
 use super::PaymentService;
-use crate::domain::{MerchantId, OperationKind, ProviderKind, Timestamp};
+use crate::domain::{CaptureMode, MerchantId, OperationKind, ProviderKind, Timestamp};
 use crate::providers::AnyProvider;
 use crate::providers::cmi::webhook::PostRejection;
 use crate::store::{WebhookWritten, Write, Written};
 
-/// CMI's reply keywords (§5.3). paygate never sends `ACTION=POSTAUTH`: automatic capture uses
-/// `TranType=Auth`, so there is nothing left for CMI to capture after the callback.
+/// CMI's reply keywords (§5.3). `ACTION=POSTAUTH` answers a successful PreAuth of a payment in
+/// automatic capture: CMI captures it, and the reconciler confirms that from ORDERSTATUS.
 pub const APPROVED: &str = "APPROVED";
+pub const POSTAUTH: &str = "ACTION=POSTAUTH";
 pub const FAILURE: &str = "FAILURE";
 
 /// The keyword to send, the HTTP status, and the `paygate_webhooks_total` result label.
@@ -85,6 +90,11 @@ impl PaymentService {
                 return Some(CmiReply::failure(200, "rejected_malformed"));
             }
         };
+        // Decided from the signed TranType, so the keyword does not depend on configuration
+        // changed since the form was made, and a repeat gets the same answer as the first.
+        let capture_pending = attempt.approved
+            && payment.capture_mode == CaptureMode::Automatic
+            && post.get("TranType") == "PreAuth";
         let job = Write::ApplyCallback {
             provider: ProviderKind::Cmi,
             event_id: attempt.dedupe_key,
@@ -93,6 +103,7 @@ impl PaymentService {
             operation: op.id,
             outcome: attempt.outcome,
             reopen_declined: true,
+            capture_pending,
             now: Timestamp::now(),
         };
         let result = match self.store.write(job).await {
@@ -123,7 +134,7 @@ impl PaymentService {
         };
         // A refusal is acknowledged too: CMI's page may let the customer try again.
         Some(CmiReply {
-            keyword: APPROVED,
+            keyword: if capture_pending { POSTAUTH } else { APPROVED },
             http_status: 200,
             result,
         })

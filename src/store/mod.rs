@@ -128,6 +128,9 @@ pub enum Write {
         operation: OperationId,
         outcome: Outcome,
         reopen_declined: bool,
+        /// The provider was told to capture on its own (CMI `ACTION=POSTAUTH`): a success
+        /// settles through `Payment::authorize_with_pending_capture` instead.
+        capture_pending: bool,
         now: Timestamp,
     },
     /// Records a reconciliation attempt that settled nothing, and when to try again.

@@ -4,7 +4,7 @@
 use super::convert;
 use super::hash;
 use super::wire::{ApiAuth, ApiRequest, ApiResponse};
-use crate::config::{CmiSettings, Secret};
+use crate::config::{CmiCallbackReply, CmiSettings, Secret};
 use crate::domain::{
     AuthorizeCommand, CaptureMode, Failure, MerchantId, NextAction, Operation, OperationKind,
     Outcome, Payment, ProviderKind, Refusal,
@@ -23,6 +23,7 @@ pub struct CmiClient {
     api_url: reqwest::Url,
     urls: PublicUrls,
     http: reqwest::Client,
+    callback_reply: CmiCallbackReply,
 }
 
 /// Why an API call gave no answer, by what it means for money.
@@ -51,6 +52,7 @@ impl CmiClient {
             api_url: reqwest::Url::parse(&format!("{base}/fim/api"))?,
             urls,
             http,
+            callback_reply: settings.callback_reply,
         })
     }
 
@@ -70,12 +72,14 @@ impl CmiClient {
             self.urls
                 .return_page(ProviderKind::Cmi, &self.merchant, p.id, o)
         };
-        // Auth (a sale) for automatic capture: CMI then reports the captured result itself in
-        // the callback, rather than paygate claiming a capture that ACTION=POSTAUTH would only
-        // request. PreAuth otherwise, captured later with PostAuth.
-        let tran_type = match p.capture_mode {
-            CaptureMode::Automatic => "Auth",
-            CaptureMode::Manual => "PreAuth",
+        // Automatic capture: with `postauth_when_automatic` a PreAuth that the callback reply
+        // `ACTION=POSTAUTH` asks CMI to capture (confirmed later from ORDERSTATUS); with
+        // `approved`, an Auth (a sale) whose callback already reports the capture.
+        // Manual capture: a PreAuth, captured later with PostAuth.
+        let tran_type = match (p.capture_mode, self.callback_reply) {
+            (CaptureMode::Automatic, CmiCallbackReply::Approved) => "Auth",
+            (CaptureMode::Automatic, CmiCallbackReply::PostauthWhenAutomatic)
+            | (CaptureMode::Manual, _) => "PreAuth",
         };
         let customer = &cmd.customer;
         let mut name = convert::sanitize(&customer.name, 64);

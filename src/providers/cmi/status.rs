@@ -4,7 +4,7 @@
 use super::client::{CmiClient, order_id, unknown};
 use super::convert;
 use super::wire::{ApiRequest, Trx};
-use crate::domain::{Operation, OperationKind, OperationStatus, Outcome, Payment};
+use crate::domain::{CaptureMode, Operation, OperationKind, OperationStatus, Outcome, Payment};
 use crate::providers::ProviderError;
 
 impl CmiClient {
@@ -42,6 +42,13 @@ impl CmiClient {
                 if trx.orig_amount != Some(op.amount.minor()) {
                     tracing::error!(operation = %op.id, "CMI reports another amount for this order");
                     return Err(unknown("amount mismatch in ORDERSTATUS".into()));
+                }
+                // An automatic-capture payment settles as captured: an open PreAuth (`A`) is
+                // not that. Its callback (answered ACTION=POSTAUTH) may still come; if it never
+                // does, someone must capture it in CMI's Merchant Center.
+                if p.capture_mode == CaptureMode::Automatic && stat == "A" {
+                    tracing::error!(operation = %op.id, "CMI holds an uncaptured pre-authorization for an automatic-capture payment whose callback has not arrived; operator attention needed if it does not");
+                    return Ok(Some(Outcome::Unknown));
                 }
                 succeeded
             }

@@ -99,7 +99,11 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
                 event_id,
                 merchant,
             };
-            apply_event(conn, event, *payment_id, *operation, outcome, false, *now).await
+            let how = Apply {
+                reopen: false,
+                capture_pending: false,
+            };
+            apply_event(conn, event, *payment_id, *operation, outcome, how, *now).await
         }
         Write::ApplyCallback {
             provider,
@@ -109,6 +113,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             operation,
             outcome,
             reopen_declined,
+            capture_pending,
             now,
         } => {
             let event = Event {
@@ -116,8 +121,12 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
                 event_id,
                 merchant,
             };
-            let reopen = *reopen_declined && matches!(outcome, Outcome::Succeeded { .. });
-            apply_event(conn, event, *payment_id, *operation, outcome, reopen, *now).await
+            let success = matches!(outcome, Outcome::Succeeded { .. });
+            let how = Apply {
+                reopen: *reopen_declined && success,
+                capture_pending: *capture_pending && success,
+            };
+            apply_event(conn, event, *payment_id, *operation, outcome, how, *now).await
         }
         Write::Defer {
             operation,
@@ -151,6 +160,13 @@ struct Event<'a> {
     merchant: &'a crate::domain::MerchantId,
 }
 
+/// How an event's success is applied (see [`Write::ApplyCallback`]).
+#[derive(Clone, Copy)]
+struct Apply {
+    reopen: bool,
+    capture_pending: bool,
+}
+
 /// Records a verified provider event and, if it is new, settles the operation it reports.
 /// Refusals first (nothing written yet), then the dedupe row, then the change, so a duplicate
 /// changes nothing. `reopen` lets a success supersede a declined authorization first.
@@ -160,7 +176,7 @@ async fn apply_event(
     payment_id: PaymentId,
     operation: OperationId,
     outcome: &Outcome,
-    reopen: bool,
+    how: Apply,
     now: Timestamp,
 ) -> Result<Written, JobError> {
     let (mut payment, version) = load(conn, payment_id).await?;
@@ -181,8 +197,21 @@ async fn apply_event(
     if inserted == 0 {
         return Ok(Written::Webhook(WebhookWritten::Duplicate));
     }
-    if reopen {
+    if how.reopen {
         payment.reopen_declined_authorization(operation, now);
+    }
+    if how.capture_pending
+        && let Outcome::Succeeded { provider_reference } = outcome
+    {
+        let Some(capture) =
+            payment.authorize_with_pending_capture(operation, provider_reference.clone(), now)
+        else {
+            return Ok(Written::Webhook(WebhookWritten::Ignored));
+        };
+        let doc = save(conn, &payment, Some(version), operation).await?;
+        upsert_operation(conn, &payment, capture).await?;
+        append_event(conn, &payment, &doc, now).await?;
+        return Ok(Written::Webhook(WebhookWritten::Applied(Box::new(payment))));
     }
     let (payment, changed) = settle(conn, payment, version, operation, outcome, false, now).await?;
     Ok(Written::Webhook(if changed {
@@ -387,6 +416,17 @@ async fn save(
             }
         }
     }
+    upsert_operation(conn, p, changed).await?;
+    Ok(doc)
+}
+
+/// Writes one operation's row (the reconciler's index), inserting it or updating its status.
+async fn upsert_operation(
+    conn: &mut SqliteConnection,
+    p: &Payment,
+    changed: OperationId,
+) -> Result<(), JobError> {
+    let id = p.id.to_string();
     if let Some(op) = p.operation(changed) {
         sqlx::query(
             "INSERT INTO operations (id, payment_id, kind, status, amount, provider_key, created_at, updated_at) \
@@ -405,7 +445,7 @@ async fn save(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(doc)
+    Ok(())
 }
 
 async fn append_event(

@@ -176,3 +176,53 @@ async fn utf8_customer_names_are_sent_as_ascii_and_utf8_callbacks_verify() {
         pb::PaymentStatus::Authorized
     );
 }
+
+#[tokio::test]
+async fn postauth_mode_answers_action_postauth_and_the_capture_is_confirmed_from_orderstatus() {
+    let emu = crate::emulators::cmi::CmiEmulator::spawn().await;
+    let app = TestApp::spawn_with_cmi(&emu, |s| {
+        s.server.provider_timeout = Duration::from_millis(200);
+        for m in &mut s.merchants {
+            if let Some(cmi) = &mut m.providers.cmi {
+                cmi.callback_reply = paygate::config::CmiCallbackReply::PostauthWhenAutomatic;
+            }
+        }
+    })
+    .await;
+    let mut client = app.client();
+    let mut events = client
+        .watch_events(pb::WatchEventsRequest { after_sequence: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    let (p, form) = authorize(&mut client, cmi_req("postauth-1", 15_000, true)).await;
+    assert_eq!(form.fields["TranType"], "PreAuth");
+    let page = pay(&emu, &form, CARD_3DS_OK).await;
+    assert_eq!(page.callback_reply, "ACTION=POSTAUTH");
+    let order = emu.order(&p.provider_reference).unwrap();
+    assert_eq!((order.postauths, order.captured), (1, Some(15_000)));
+    // Authorized at once; captured only once CMI's ORDERSTATUS confirms it.
+    assert_eq!(
+        take_events(&mut events, 3).await,
+        [
+            "payment.requires_action",
+            "payment.authorized",
+            "payment.captured"
+        ]
+    );
+    let p = get(&mut client, &p.id).await;
+    assert_eq!(p.status(), pb::PaymentStatus::Captured, "{p:?}");
+    assert_eq!(amount_of(p.captured.as_ref()).0, 15_000);
+    let kinds: Vec<_> = p
+        .operations
+        .iter()
+        .map(|o| (o.kind(), o.status()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (pb::OperationKind::Authorize, pb::OperationStatus::Succeeded),
+            (pb::OperationKind::Capture, pb::OperationStatus::Succeeded)
+        ]
+    );
+}
