@@ -110,6 +110,7 @@ impl PaymentService {
             Ok(Written::Webhook(WebhookWritten::Applied(p))) => {
                 tracing::info!(
                     approved = attempt.approved,
+                    md_status = %attempt.md_status,
                     status = p.status.as_str(),
                     "CMI callback applied"
                 );
@@ -118,6 +119,7 @@ impl PaymentService {
             Ok(Written::Webhook(WebhookWritten::Ignored)) => {
                 tracing::info!(
                     approved = attempt.approved,
+                    md_status = %attempt.md_status,
                     "CMI callback recorded; the payment had already settled"
                 );
                 "ignored"

@@ -45,6 +45,8 @@ pub struct Attempt {
     /// attempt on the same `oid` is not.
     pub dedupe_key: String,
     pub approved: bool,
+    /// 3-D Secure result, recorded in the log only: CMI decides on it, paygate does not (§5.4).
+    pub md_status: String,
 }
 
 impl VerifiedPost {
@@ -116,6 +118,7 @@ impl CmiClient {
                 post.get("Response")
             ),
             approved,
+            md_status: post.get("mdStatus").chars().take(4).collect(),
         })
     }
 }
