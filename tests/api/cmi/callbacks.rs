@@ -320,3 +320,21 @@ async fn a_callback_repeating_a_field_name_is_refused_as_malformed() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn the_reply_is_the_bare_keyword_in_text_plain_even_for_unknown_merchants() {
+    let (app, _emu) = spawn().await;
+    let http = reqwest::Client::new();
+    for (merchant, status) in [("default", 401), ("no-such-shop", 404)] {
+        let r = http
+            .post(format!("{}/webhooks/cmi/{merchant}", app.http_base()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("oid=x&HASH=y")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{merchant}");
+        assert_eq!(r.headers()["content-type"], "text/plain", "{merchant}");
+        assert_eq!(r.text().await.unwrap(), "FAILURE", "{merchant}");
+    }
+}

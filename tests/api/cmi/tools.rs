@@ -35,11 +35,17 @@ fn body(v: &Vector, extra: &[(&str, &str)]) -> String {
 }
 
 fn run(tool: &str, key: &str, stdin: &str) -> Output {
+    run_with(&[tool], key, stdin)
+}
+
+fn run_with(args: &[&str], key: &str, stdin: &str) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("store.key");
     std::fs::write(&key_file, format!("{key}\n")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_paygate"))
-        .args(["cmi", tool, "--store-key-file"])
+        .arg("cmi")
+        .args(args)
+        .arg("--store-key-file")
         .arg(&key_file)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -109,4 +115,25 @@ fn cmi_verify_with_the_wrong_key_or_without_hash_is_invalid() {
         stdout(&out).contains(&v.expected_hash),
         "prints what it expected"
     );
+}
+
+#[test]
+fn cmi_hash_explain_shows_names_and_plaintext_with_the_key_masked() {
+    let v = vectors()
+        .into_iter()
+        .find(|v| v.id == "derived-value-escaping")
+        .unwrap();
+    let out = run_with(&["hash", "--explain"], &v.store_key, &body(&v, &[]));
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(
+        text.contains("fields: amount,BillToName,clientid,currency,encoding,hashAlgorithm,oid"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r"plaintext: 10.50|A\|B\\C|600000000|504|ver3|ORD-1|<store key>"),
+        "{text}"
+    );
+    assert!(!text.contains("Key|with"), "store key printed: {text}");
+    assert_eq!(text.lines().last(), Some(v.expected_hash.as_str()));
 }
