@@ -94,6 +94,26 @@ fn elem(out: &mut String, name: &str, value: &str) {
     out.push('>');
 }
 
+/// CMI's `Response` word: no default and no catch-all, so an unknown word is a decode error (an
+/// unknown outcome to reconcile), never silently a success or a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmiResponse {
+    Approved,
+    Declined,
+    Error,
+}
+
+impl CmiResponse {
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "Approved" => Some(Self::Approved),
+            "Declined" => Some(Self::Declined),
+            "Error" => Some(Self::Error),
+            _ => None,
+        }
+    }
+}
+
 /// A decoded `CC5Response`: the top-level fields and the `Extra` children, by element name.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ApiResponse {
@@ -180,6 +200,9 @@ impl ApiResponse {
         if !saw_root {
             return Err(DecodeError("no CC5Response element".into()));
         }
+        if CmiResponse::parse(out.get("Response")).is_none() {
+            return Err(DecodeError("missing or unknown Response".into()));
+        }
         Ok(out)
     }
 
@@ -193,7 +216,8 @@ impl ApiResponse {
 
     /// Success ⇔ `Response == Approved` and `ProcReturnCode == 00` (§6.3).
     pub fn approved(&self) -> bool {
-        self.get("Response") == "Approved" && self.get("ProcReturnCode") == "00"
+        CmiResponse::parse(self.get("Response")) == Some(CmiResponse::Approved)
+            && self.get("ProcReturnCode") == "00"
     }
 
     /// `CORE-2509`, `ISO8583-51`... from `Extra/ERRORCODE`.

@@ -120,4 +120,6 @@ fn requests_escape_values_and_carry_the_credentials() {
 fn garbage_is_a_decode_error() {
     assert!(ApiResponse::parse(b"<html>502 Bad Gateway</html>").is_err());
     assert!(ApiResponse::parse(b"").is_err());
+    let odd = CAPTURE_OK.replace("<Response>Approved</Response>", "<Response>OK</Response>");
+    assert!(ApiResponse::parse(odd.as_bytes()).is_err(), "unknown Response word");
 }
