@@ -202,3 +202,15 @@ fn missing_or_repeated_hash_never_verifies() {
     empty.push(("HASH".into(), String::new()));
     assert!(!verify(&empty, b"k"));
 }
+
+/// The Turkish platform echoes `encoding=ISO-8859-9`: such a body is verified over its bytes as
+/// received, never transcoded (specs/cmi.md §4.3). Expected value computed independently.
+#[test]
+fn a_latin5_callback_is_verified_over_its_raw_bytes() {
+    let body = b"amount=1.00&BillToName=%DEahin+%D6zt%FCrk&clientid=190100000&currency=949\
+&encoding=ISO-8859-9&hashAlgorithm=ver3\
+&HASH=RVmMrOE%2FFCByUH1Kh49mK89p%2F3hOmv4QNdq8Kqe34poFxYuJPu5U8rnyk5o1MA6tPuJYqVivJv5D954mmWr5hw%3D%3D";
+    let fields = crate::providers::cmi::form::decode(body).unwrap();
+    assert!(verify(&fields, b"123456"));
+    assert!(!verify(&fields, b"1234567"));
+}

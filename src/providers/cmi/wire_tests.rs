@@ -121,5 +121,8 @@ fn garbage_is_a_decode_error() {
     assert!(ApiResponse::parse(b"<html>502 Bad Gateway</html>").is_err());
     assert!(ApiResponse::parse(b"").is_err());
     let odd = CAPTURE_OK.replace("<Response>Approved</Response>", "<Response>OK</Response>");
-    assert!(ApiResponse::parse(odd.as_bytes()).is_err(), "unknown Response word");
+    assert!(
+        ApiResponse::parse(odd.as_bytes()).is_err(),
+        "unknown Response word"
+    );
 }
