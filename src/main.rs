@@ -9,6 +9,10 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Offline tools: no config, no logs on stdout (their output is for scripts).
+    if let Command::Cmi(command) = &cli.command {
+        return cli::cmi::run(command);
+    }
     let settings = Settings::load(cli.config.as_deref());
     if let Command::CheckConfig = cli.command {
         return cli::check_config(&settings);
@@ -37,7 +41,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => cli::migrate(&settings).await,
         Command::MockProcessor { listen } => cli::mock_processor(listen).await,
-        Command::CheckConfig | Command::Call(_) => Ok(()),
+        Command::CheckConfig | Command::Call(_) | Command::Cmi(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

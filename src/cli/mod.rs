@@ -1,6 +1,8 @@
-//! The command line: `serve`, `migrate`, `check-config`, `mock-processor` and `call`.
+//! The command line: `serve`, `migrate`, `check-config`, `mock-processor`, `call` and the
+//! operator tools (`cmi`).
 
 pub mod call;
+pub mod cmi;
 pub mod json;
 
 use crate::config::Settings;
@@ -40,6 +42,9 @@ pub enum Command {
     },
     /// A small gRPC client: authorize, capture, void, refund, get, list, watch.
     Call(call::CallArgs),
+    /// CMI operator tools: compute or check a ver3 hash offline.
+    #[command(subcommand)]
+    Cmi(cmi::CmiCommand),
 }
 
 /// `paygate check-config`: the summary on stdout, or every problem with its key.

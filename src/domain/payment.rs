@@ -168,6 +168,14 @@ pub enum Refusal {
         provider: &'static str,
         what: &'static str,
     },
+    /// The provider refused because of the payment's state on its side (CMI's CORE-2008 /
+    /// 2508 / 2509: already settled, not settled yet...). `reason` is the DESIGN.md §2.1 code
+    /// (`INVALID_STATE`, `OPERATION_NOT_SUPPORTED`); `message` says what to do instead.
+    #[error("{message}")]
+    ByProvider {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 fn verb(op: OperationKind) -> &'static str {
@@ -421,6 +429,67 @@ impl Payment {
         }
         self.status = self.derive_status();
         self.updated_at = now;
+        true
+    }
+
+    /// Settles a successful authorization whose capture the provider was asked to make on its
+    /// own (CMI's `ACTION=POSTAUTH` reply): the payment is AUTHORIZED, with a full, final
+    /// capture operation PENDING that the reconciler confirms from the provider's status. Nothing
+    /// is counted as captured before the provider says so. Returns the capture operation's id;
+    /// `None` (nothing changed) if the authorization was not open.
+    pub fn authorize_with_pending_capture(
+        &mut self,
+        op_id: OperationId,
+        provider_reference: Option<String>,
+        now: Timestamp,
+    ) -> Option<OperationId> {
+        let op = self.operations.iter_mut().find(|o| o.id == op_id)?;
+        if op.kind != OperationKind::Authorize || !op.status.is_open() {
+            return None;
+        }
+        op.status = OperationStatus::Succeeded;
+        op.failure = None;
+        op.updated_at = now;
+        if provider_reference.is_some() {
+            op.provider_reference.clone_from(&provider_reference);
+            self.provider_reference = provider_reference;
+        }
+        self.next_action = None;
+        self.failure = None;
+        let capture = Operation::new(OperationKind::Capture, self.amount, true, now);
+        let capture_id = capture.id;
+        self.operations.push(capture);
+        self.status = self.derive_status();
+        self.updated_at = now;
+        Some(capture_id)
+    }
+
+    /// Reopens a declined (or failed) authorization so that a later success can settle it.
+    ///
+    /// The one exception to "DECLINED is terminal" (DESIGN.md §4): on CMI's hosted page the
+    /// customer may retry after a refusal under the same `oid`, so one or more failed callbacks
+    /// can precede a valid success, and the success wins. Only the authorize operation of a
+    /// payment that has nothing else is reopened. Returns whether it was.
+    pub fn reopen_declined_authorization(&mut self, op_id: OperationId, now: Timestamp) -> bool {
+        if self.operations.len() != 1 {
+            return false;
+        }
+        let Some(op) = self.operations.iter_mut().find(|o| o.id == op_id) else {
+            return false;
+        };
+        if op.kind != OperationKind::Authorize
+            || !matches!(
+                op.status,
+                OperationStatus::Declined | OperationStatus::Failed
+            )
+        {
+            return false;
+        }
+        op.status = OperationStatus::Pending;
+        op.failure = None;
+        op.updated_at = now;
+        self.failure = None;
+        self.status = self.derive_status();
         true
     }
 

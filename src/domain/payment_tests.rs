@@ -308,3 +308,27 @@ fn status_names_round_trip() {
         assert_eq!(PaymentStatus::parse(s.as_str()), Some(s));
     }
 }
+
+#[test]
+fn a_declined_authorization_reopens_for_a_later_success_and_only_then() {
+    let mut p = payment(15_000, CaptureMode::Manual);
+    let id = p.operations[0].id;
+    assert!(p.settle(
+        id,
+        Outcome::Declined(Failure::new("insufficient_funds", "")),
+        t()
+    ));
+    assert_eq!(p.status, PaymentStatus::Declined);
+    // Without reopening, the success is ignored: DECLINED is terminal for everyone else.
+    let success = Outcome::Succeeded {
+        provider_reference: Some("oid".into()),
+    };
+    assert!(!p.settle(id, success.clone(), t()));
+    assert!(p.reopen_declined_authorization(id, t()));
+    assert_eq!(p.failure, None);
+    assert!(p.settle(id, success, t()));
+    assert_eq!(p.status, PaymentStatus::Authorized);
+    // An authorized payment is never reopened.
+    assert!(!p.reopen_declined_authorization(id, t()));
+    assert_eq!(p.status, PaymentStatus::Authorized);
+}

@@ -62,6 +62,7 @@ fn refusal_reason(r: &Refusal) -> &'static str {
         Refusal::ExceedsRefundable { .. } => "AMOUNT_EXCEEDS_REFUNDABLE",
         Refusal::CurrencyMismatch { .. } => "CURRENCY_MISMATCH",
         Refusal::NotSupported { .. } => "OPERATION_NOT_SUPPORTED",
+        Refusal::ByProvider { reason, .. } => reason,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP side port: health, readiness and metrics for operators, provider webhooks, and the
 //! pages providers send customers back to.
 
+mod cmi_callback;
 mod health;
 mod return_pages;
 mod webhooks;
@@ -34,6 +35,12 @@ pub fn router(state: HttpState) -> Router {
             get(return_pages::customer_return)
                 .post(return_pages::customer_return)
                 .layer(DefaultBodyLimit::max(limit)),
+        )
+        // A static segment outranks `{provider}` in axum's router (matchit), so CMI's callback,
+        // which answers with CMI's keywords, is routed here whatever the registration order.
+        .route(
+            "/webhooks/cmi/{merchant}",
+            post(cmi_callback::receive).layer(DefaultBodyLimit::max(limit)),
         )
         .route(
             "/webhooks/{provider}/{merchant}",

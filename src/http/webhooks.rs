@@ -54,6 +54,9 @@ pub(super) async fn receive(
             )
                 .into_response();
         }
+        Err(WebhookRejection::OtherRoute) => {
+            return (StatusCode::NOT_FOUND, "unknown provider").into_response();
+        }
         Err(rejection @ WebhookRejection::DuplicateHeader(_)) => {
             tracing::warn!(provider = label, %merchant, reason = %rejection, "webhook rejected");
             state.metrics.webhook(label, "rejected_malformed");

@@ -1,6 +1,7 @@
 //! Payment providers: one adapter per processor behind a closed enum, and the per-merchant
 //! registry that decides which adapters a merchant may use.
 
+pub mod cmi;
 pub mod http_client;
 pub mod mock;
 pub mod registry;
@@ -30,23 +31,35 @@ pub enum ProviderError {
         provider: ProviderKind,
         reason: String,
     },
+    /// The provider refused because of the payment's state on its side, and certainly did
+    /// nothing: the operation fails with `failure`, its key is released (the caller may retry
+    /// later, e.g. after settlement), and the RPC answers FAILED_PRECONDITION with `refusal`.
+    #[error("refused by {provider}: {refusal}")]
+    Refused {
+        provider: ProviderKind,
+        refusal: Box<crate::domain::Refusal>,
+        failure: Box<crate::domain::Failure>,
+    },
 }
 
 /// The closed set of adapters; a `match` per operation keeps every provider's case in view.
 pub enum AnyProvider {
     Mock(mock::MockClient),
+    Cmi(cmi::CmiClient),
 }
 
 impl AnyProvider {
     pub fn kind(&self) -> ProviderKind {
         match self {
             Self::Mock(_) => ProviderKind::Mock,
+            Self::Cmi(_) => ProviderKind::Cmi,
         }
     }
 
     pub fn capabilities(&self) -> Capabilities {
         match self {
             Self::Mock(_) => mock::CAPABILITIES,
+            Self::Cmi(_) => cmi::CAPABILITIES,
         }
     }
 
@@ -58,24 +71,28 @@ impl AnyProvider {
     ) -> Result<Outcome, ProviderError> {
         match self {
             Self::Mock(c) => c.authorize(p, op, cmd).await,
+            Self::Cmi(c) => Ok(c.authorize(p, op, cmd)),
         }
     }
 
     pub async fn capture(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
         match self {
             Self::Mock(c) => c.capture(p, op).await,
+            Self::Cmi(c) => c.capture(p, op).await,
         }
     }
 
     pub async fn void(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
         match self {
             Self::Mock(c) => c.void(p, op).await,
+            Self::Cmi(c) => c.void(p, op).await,
         }
     }
 
     pub async fn refund(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
         match self {
             Self::Mock(c) => c.refund(p, op).await,
+            Self::Cmi(c) => c.refund(p, op).await,
         }
     }
 
@@ -90,6 +107,8 @@ impl AnyProvider {
     ) -> Result<VerifiedWebhook, WebhookRejection> {
         match self {
             Self::Mock(c) => c.verify_webhook(merchant, headers, body, now_unix),
+            // CMI posts to its own route, which answers with CMI's keywords.
+            Self::Cmi(_) => Err(WebhookRejection::OtherRoute),
         }
     }
 
@@ -103,16 +122,25 @@ impl AnyProvider {
         op: &Operation,
         back: &urls::CustomerReturn,
     ) -> Result<Option<Outcome>, ProviderError> {
-        let _ = (p, back);
         match self {
-            Self::Mock(c) => c.status(op).await,
+            Self::Mock(c) => {
+                let _ = (p, back);
+                c.status(op).await
+            }
+            Self::Cmi(c) => c.customer_returned(p, op, back).await,
         }
     }
 
     /// What the provider did under this operation's key; `None` if it never received it.
-    pub async fn status(&self, op: &Operation) -> Result<Option<Outcome>, ProviderError> {
+    /// `p` is the operation's payment (CMI queries by the payment's order id).
+    pub async fn status(
+        &self,
+        p: &Payment,
+        op: &Operation,
+    ) -> Result<Option<Outcome>, ProviderError> {
         match self {
             Self::Mock(c) => c.status(op).await,
+            Self::Cmi(c) => c.status(p, op).await,
         }
     }
 }

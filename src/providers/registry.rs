@@ -6,6 +6,8 @@ use crate::domain::{MerchantId, ProviderKind};
 use crate::providers::http_client::backoff::BackoffSettings;
 use crate::providers::http_client::breaker::BreakerSettings;
 use crate::providers::http_client::{ProviderHttp, ResilienceSettings};
+
+use crate::providers::cmi::CmiClient;
 use crate::providers::mock::MockClient;
 use crate::providers::mock::api::MockApi;
 use crate::providers::mock::webhook::WebhookSecret;
@@ -56,6 +58,7 @@ pub fn build(
         )
     };
     let mock_http = stack(ProviderKind::Mock);
+    let cmi_http = stack(ProviderKind::Cmi);
     let mut providers = Providers::default();
     for merchant in &settings.merchants {
         if let Some(mock) = &merchant.providers.mock {
@@ -79,8 +82,13 @@ pub fn build(
                 )),
             );
         }
-        if merchant.providers.cmi.is_some() || merchant.providers.paypal.is_some() {
-            tracing::warn!(merchant = %merchant.id, "CMI and PayPal adapters are not in this build yet; only the mock provider is enabled");
+        if let Some(cmi) = &merchant.providers.cmi {
+            let client = CmiClient::new(merchant.id.clone(), cmi, urls.clone(), cmi_http.clone())
+                .with_context(|| format!("merchant {}: providers.cmi.base_url", merchant.id))?;
+            providers.insert(merchant.id.clone(), AnyProvider::Cmi(client));
+        }
+        if merchant.providers.paypal.is_some() {
+            tracing::warn!(merchant = %merchant.id, "the PayPal adapter is not in this build yet");
         }
     }
     Ok(providers)

@@ -87,6 +87,9 @@ pub enum WebhookRejection {
     /// A signature or id header was sent more than once: ambiguous, so refused before verifying.
     #[error("duplicated header {0}")]
     DuplicateHeader(&'static str),
+    /// This provider's posts have their own route (CMI: `/webhooks/cmi/{merchant}`).
+    #[error("this provider's callbacks have their own route")]
+    OtherRoute,
     /// The signature, timestamp or headers did not check out.
     #[error("signature check failed: {0}")]
     Signature(#[from] crate::providers::mock::webhook::VerifyError),

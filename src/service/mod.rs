@@ -7,6 +7,7 @@
 
 mod apply_webhook;
 mod authorize;
+pub mod cmi_callback;
 mod customer_return;
 mod idempotency;
 mod operations;
@@ -69,6 +70,7 @@ impl PaymentService {
         started: Instant,
         result: Result<Outcome, ProviderError>,
     ) -> Result<Payment, AppError> {
+        let mut refused = None;
         let (outcome, label, not_sent) = match result {
             Ok(outcome) => {
                 let label = match &outcome {
@@ -82,6 +84,13 @@ impl PaymentService {
             Err(ProviderError::OutcomeUnknown { reason, .. }) => {
                 tracing::warn!(operation = %op.id, %reason, "provider outcome unknown; left for reconciliation");
                 (Outcome::Unknown, "unknown", None)
+            }
+            Err(ProviderError::Refused {
+                refusal, failure, ..
+            }) => {
+                tracing::info!(operation = %op.id, %refusal, "provider refused the operation in its state");
+                refused = Some(*refusal);
+                (Outcome::Failed(*failure), "failed", None)
             }
             Err(ProviderError::NotSent { reason, .. }) => {
                 let failure = Failure::new(
@@ -97,7 +106,7 @@ impl PaymentService {
             label,
             started.elapsed(),
         );
-        let release_key = not_sent.is_some();
+        let release_key = not_sent.is_some() || refused.is_some();
         let job = Write::Settle {
             payment_id,
             operation: op.id,
@@ -109,6 +118,9 @@ impl PaymentService {
             Written::Settled(p) => p,
             other => return Err(unexpected(other)),
         };
+        if let Some(refusal) = refused {
+            return Err(AppError::Refused(refusal));
+        }
         if let Some(reason) = not_sent {
             tracing::warn!(operation = %op.id, %reason, "provider unreachable; nothing was sent");
             return Err(AppError::ProviderUnavailable {

@@ -116,6 +116,23 @@ pub enum Write {
         outcome: Outcome,
         now: Timestamp,
     },
+    /// [`Write::ApplyWebhook`] for a provider whose later success may supersede an earlier
+    /// decline of the same attempt (CMI: several failed callbacks, then the customer pays;
+    /// DESIGN.md §4). With `reopen_declined`, a success first reopens a declined authorization
+    /// (see `Payment::reopen_declined_authorization`); failures still never move a settled one.
+    ApplyCallback {
+        provider: ProviderKind,
+        event_id: String,
+        merchant: MerchantId,
+        payment_id: PaymentId,
+        operation: OperationId,
+        outcome: Outcome,
+        reopen_declined: bool,
+        /// The provider was told to capture on its own (CMI `ACTION=POSTAUTH`): a success
+        /// settles through `Payment::authorize_with_pending_capture` instead.
+        capture_pending: bool,
+        now: Timestamp,
+    },
     /// Records a reconciliation attempt that settled nothing, and when to try again.
     Defer {
         operation: OperationId,

@@ -2,7 +2,10 @@
 //! the in-process HTTP mock processor, plus request builders and error readers.
 
 use paygate::app::App;
-use paygate::config::{ClientSettings, MerchantSettings, MockSettings, ProviderSettings, Settings};
+use paygate::config::{
+    ClientSettings, CmiCallbackReply, CmiSettings, MerchantSettings, MockSettings,
+    ProviderSettings, Secret, Settings,
+};
 use paygate::domain::MerchantId;
 use paygate::grpc::proto as pb;
 use paygate::providers::mock::api::MockApi;
@@ -80,6 +83,29 @@ impl TestApp {
         settings.server.http_addr = "127.0.0.1:0".parse().expect("addr");
         change(&mut settings);
         Self::start(settings, dir).await
+    }
+
+    /// Development-like, with CMI enabled for merchant `default`, pointing at `emulator`.
+    pub async fn spawn_with_cmi(
+        emulator: &crate::emulators::cmi::CmiEmulator,
+        change: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        use crate::emulators::cmi::{API_PASSWORD, API_USER, CLIENT_ID, STORE_KEY};
+        let base_url = reqwest::Url::parse(&emulator.base_url()).expect("emulator url");
+        Self::spawn_with(|s| {
+            for m in &mut s.merchants {
+                m.providers.cmi = Some(CmiSettings {
+                    client_id: CLIENT_ID.to_owned(),
+                    store_key: Secret::new(STORE_KEY.to_owned()),
+                    api_user: API_USER.to_owned(),
+                    api_password: Secret::new(API_PASSWORD.to_owned()),
+                    base_url: base_url.clone(),
+                    callback_reply: CmiCallbackReply::Approved,
+                });
+            }
+            change(s);
+        })
+        .await
     }
 
     /// Auth on: merchants `atlas` (key [`ATLAS_KEY`]) and `souk` (key [`SOUK_KEY`]), both on mock.

@@ -9,9 +9,11 @@
 //! Black-box tests: the real application wiring on port 0, a real SQLite file, the real HTTP
 //! mock processor, and the real binary for the crash test. One binary, one module per flow.
 
+mod emulators;
 mod helpers;
 
 mod auth;
+mod cmi;
 mod concurrency;
 mod crash;
 mod declines;

@@ -94,32 +94,39 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             outcome,
             now,
         } => {
-            // Refusals first (nothing written yet), then the dedupe row, then the change.
-            let (payment, version) = load(conn, *payment_id).await?;
-            if payment.merchant != *merchant {
-                return Err(JobError::Clean(StoreError::NotFound));
-            }
-            let inserted = sqlx::query(
-                "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
-                 VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(provider.as_str())
-            .bind(event_id)
-            .bind(merchant.as_str())
-            .bind(now.micros())
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                return Ok(Written::Webhook(WebhookWritten::Duplicate));
-            }
-            let (payment, changed) =
-                settle(conn, payment, version, *operation, outcome, false, *now).await?;
-            Ok(Written::Webhook(if changed {
-                WebhookWritten::Applied(Box::new(payment))
-            } else {
-                WebhookWritten::Ignored
-            }))
+            let event = Event {
+                provider: *provider,
+                event_id,
+                merchant,
+            };
+            let how = Apply {
+                reopen: false,
+                capture_pending: false,
+            };
+            apply_event(conn, event, *payment_id, *operation, outcome, how, *now).await
+        }
+        Write::ApplyCallback {
+            provider,
+            event_id,
+            merchant,
+            payment_id,
+            operation,
+            outcome,
+            reopen_declined,
+            capture_pending,
+            now,
+        } => {
+            let event = Event {
+                provider: *provider,
+                event_id,
+                merchant,
+            };
+            let success = matches!(outcome, Outcome::Succeeded { .. });
+            let how = Apply {
+                reopen: *reopen_declined && success,
+                capture_pending: *capture_pending && success,
+            };
+            apply_event(conn, event, *payment_id, *operation, outcome, how, *now).await
         }
         Write::Defer {
             operation,
@@ -151,6 +158,74 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             Ok(Written::Reaped(done.rows_affected()))
         }
     }
+}
+
+/// Who sent a provider event, and its dedupe id.
+struct Event<'a> {
+    provider: crate::domain::ProviderKind,
+    event_id: &'a str,
+    merchant: &'a crate::domain::MerchantId,
+}
+
+/// How an event's success is applied (see [`Write::ApplyCallback`]).
+#[derive(Clone, Copy)]
+struct Apply {
+    reopen: bool,
+    capture_pending: bool,
+}
+
+/// Records a verified provider event and, if it is new, settles the operation it reports.
+/// Refusals first (nothing written yet), then the dedupe row, then the change, so a duplicate
+/// changes nothing. `reopen` lets a success supersede a declined authorization first.
+async fn apply_event(
+    conn: &mut SqliteConnection,
+    event: Event<'_>,
+    payment_id: PaymentId,
+    operation: OperationId,
+    outcome: &Outcome,
+    how: Apply,
+    now: Timestamp,
+) -> Result<Written, JobError> {
+    let (mut payment, version) = load(conn, payment_id).await?;
+    if payment.merchant != *event.merchant {
+        return Err(JobError::Clean(StoreError::NotFound));
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
+         VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(event.provider.as_str())
+    .bind(event.event_id)
+    .bind(event.merchant.as_str())
+    .bind(now.micros())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(Written::Webhook(WebhookWritten::Duplicate));
+    }
+    if how.reopen {
+        payment.reopen_declined_authorization(operation, now);
+    }
+    if how.capture_pending
+        && let Outcome::Succeeded { provider_reference } = outcome
+    {
+        let Some(capture) =
+            payment.authorize_with_pending_capture(operation, provider_reference.clone(), now)
+        else {
+            return Ok(Written::Webhook(WebhookWritten::Ignored));
+        };
+        let doc = save(conn, &payment, Some(version), operation).await?;
+        upsert_operation(conn, &payment, capture).await?;
+        append_event(conn, &payment, &doc, now).await?;
+        return Ok(Written::Webhook(WebhookWritten::Applied(Box::new(payment))));
+    }
+    let (payment, changed) = settle(conn, payment, version, operation, outcome, false, now).await?;
+    Ok(Written::Webhook(if changed {
+        WebhookWritten::Applied(Box::new(payment))
+    } else {
+        WebhookWritten::Ignored
+    }))
 }
 
 /// Applies an outcome to a loaded payment, appends the event, records the idempotent response
@@ -348,6 +423,17 @@ async fn save(
             }
         }
     }
+    upsert_operation(conn, p, changed).await?;
+    Ok(doc)
+}
+
+/// Writes one operation's row (the reconciler's index), inserting it or updating its status.
+async fn upsert_operation(
+    conn: &mut SqliteConnection,
+    p: &Payment,
+    changed: OperationId,
+) -> Result<(), JobError> {
+    let id = p.id.to_string();
     if let Some(op) = p.operation(changed) {
         sqlx::query(
             "INSERT INTO operations (id, payment_id, kind, status, amount, provider_key, created_at, updated_at) \
@@ -366,7 +452,7 @@ async fn save(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(doc)
+    Ok(())
 }
 
 async fn append_event(

@@ -1,0 +1,217 @@
+//! The XML API (`/fim/api`) over the emulator's ledger: PostAuth, Void, Credit, ORDERSTATUS and
+//! ORDERHISTORY, with NestPay's CORE errors for the wrong timing (specs/cmi.md §6-8).
+
+use super::{API_PASSWORD, API_USER, CLIENT_ID, CmiEmulator, minor};
+use axum::body::Bytes;
+use axum::extract::State;
+
+/// The text of the first `<name>` element (requests are flat enough for this).
+fn tag(xml: &str, name: &str) -> String {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    xml.split_once(&open)
+        .and_then(|(_, rest)| rest.split_once(&close))
+        .map(|(v, _)| {
+            v.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .unwrap_or_default()
+}
+
+fn answer(oid: &str, ok: bool, code: &str, trans_id: &str, err: &str, extra: &str) -> String {
+    let (response, proc) = if ok {
+        ("Approved", "00")
+    } else if code.starts_with("CORE") {
+        ("Error", "99")
+    } else {
+        ("Declined", code)
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-9\"?>\n<CC5Response>\n<OrderId>{oid}</OrderId>\n\
+         <GroupId>{oid}</GroupId>\n<Response>{response}</Response>\n<AuthCode></AuthCode>\n\
+         <HostRefNum></HostRefNum>\n<ProcReturnCode>{proc}</ProcReturnCode>\n<TransId>{trans_id}</TransId>\n\
+         <ErrMsg>{err}</ErrMsg>\n<Extra>\n<ERRORCODE>{}</ERRORCODE>\n{extra}</Extra>\n</CC5Response>",
+        if ok { "" } else { code }
+    )
+}
+
+fn core(oid: &str, code: &str, err: &str) -> String {
+    answer(oid, false, code, "26331ERR000001", err, "")
+}
+
+pub async fn handle(State(emu): State<CmiEmulator>, body: Bytes) -> String {
+    let xml = String::from_utf8_lossy(&body).into_owned();
+    if tag(&xml, "Name") != API_USER
+        || tag(&xml, "Password") != API_PASSWORD
+        || tag(&xml, "ClientId") != CLIENT_ID
+    {
+        return core("", "CORE-2001", "Kullanici dogrulanamadi.");
+    }
+    let oid = tag(&xml, "OrderId");
+    let kind = tag(&xml, "Type");
+    let delay = {
+        let mut state = emu.state.lock().unwrap();
+        if kind.is_empty() {
+            None
+        } else {
+            state.faults.api_answer_delay_ms.take()
+        }
+    };
+    let reply = apply(&emu, &xml, &oid, &kind);
+    if let Some(ms) = delay {
+        // Applied; the answer arrives after paygate gave up on it.
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    reply
+}
+
+fn apply(emu: &CmiEmulator, xml: &str, oid: &str, kind: &str) -> String {
+    let mut state = emu.state.lock().unwrap();
+    let trans_id = state.trans_id();
+    let name = if kind.is_empty() {
+        if xml.contains("<ORDERSTATUS>") {
+            "ORDERSTATUS"
+        } else {
+            "ORDERHISTORY"
+        }
+    } else {
+        kind
+    };
+    state.requests.push(name.to_owned());
+    if xml.contains("<ORDERSTATUS>") {
+        return order_status(&state, oid);
+    }
+    if xml.contains("<ORDERHISTORY>") {
+        return order_history(&state, oid);
+    }
+    let total = minor(&tag(xml, "Total"));
+    let Some(order) = state.orders.get_mut(oid) else {
+        return match kind {
+            "PostAuth" => core(oid, "CORE-2509", "PostAuth yapilamaz, uyusan PreAuth yok."),
+            "Credit" => core(
+                oid,
+                "CORE-2508",
+                "Iade yapilamaz, siparis gunsonuna girmemis.",
+            ),
+            _ => core(
+                oid,
+                "CORE-2008",
+                "Iptal edilmeye uygun satis islemi bulunamadi.",
+            ),
+        };
+    };
+    match kind {
+        "PostAuth" => {
+            let amount = total.unwrap_or(order.amount);
+            if order.tran_type != "PreAuth" || order.stat != "A" || amount > order.amount {
+                return core(oid, "CORE-2509", "PostAuth yapilamaz, uyusan PreAuth yok.");
+            }
+            order.stat = "C".into();
+            order.captured = Some(amount);
+            order.postauths += 1;
+        }
+        "Void" => {
+            let settled_money = order.settled && order.stat == "S";
+            if matches!(order.stat.as_str(), "V" | "D") || settled_money {
+                return core(
+                    oid,
+                    "CORE-2008",
+                    "Iptal edilmeye uygun satis islemi bulunamadi.",
+                );
+            }
+            order.stat = "V".into();
+        }
+        "Credit" => {
+            if order.stat != "S" {
+                return core(
+                    oid,
+                    "CORE-2508",
+                    "Iade yapilamaz, siparis gunsonuna girmemis.",
+                );
+            }
+            let credited: i64 = order.credits.iter().map(|(a, _)| a).sum();
+            let Some(amount) = total else {
+                return core(oid, "CORE-2100", "Tutar hatali.");
+            };
+            if tag(xml, "Currency") != order.currency
+                || credited + amount > order.captured.unwrap_or(0)
+            {
+                return core(oid, "CORE-2522", "Iade tutari satis tutarini asiyor.");
+            }
+            order.credits.push((amount, trans_id.clone()));
+        }
+        _ => return core(oid, "CORE-2000", "Bilinmeyen islem."),
+    }
+    answer(
+        oid,
+        true,
+        "",
+        &trans_id,
+        "",
+        "<SETTLEID></SETTLEID>\n<NUMCODE>00</NUMCODE>\n",
+    )
+}
+
+fn order_status(state: &super::State, oid: &str) -> String {
+    let Some(o) = state.orders.get(oid) else {
+        return format!(
+            "<CC5Response><ErrMsg>No record found for {oid}</ErrMsg><ProcReturnCode>99</ProcReturnCode>\
+             <Response>Declined</Response><OrderId></OrderId><TransId></TransId><Extra><NUMCODE>0</NUMCODE>\
+             <ORDERSTATUS>ORD_ID:\tCHARGE_TYPE_CD:\tORIG_TRANS_AMT:\tCAPTURE_AMT:\tTRANS_STAT:</ORDERSTATUS></Extra></CC5Response>"
+        );
+    };
+    let (charge, stat, orig, capture, proc, tid) = match o.credits.last() {
+        Some((amount, tid)) => (
+            "C",
+            "S".to_owned(),
+            *amount,
+            Some(*amount),
+            "00".to_owned(),
+            tid.clone(),
+        ),
+        None => (
+            "S",
+            o.stat.clone(),
+            o.amount,
+            o.captured,
+            o.proc_return_code.clone(),
+            o.trans_id.clone(),
+        ),
+    };
+    let capture = capture.map(|c| c.to_string()).unwrap_or_default();
+    format!(
+        "<CC5Response><ErrMsg>Record(s) found for {oid}</ErrMsg><ProcReturnCode>00</ProcReturnCode>\
+         <Response>Approved</Response><OrderId>{oid}</OrderId><TransId>{tid}</TransId><Extra>\
+         <CAPTURE_AMT>{capture}</CAPTURE_AMT><CHARGE_TYPE_CD>{charge}</CHARGE_TYPE_CD>\
+         <ORIG_TRANS_AMT>{orig}</ORIG_TRANS_AMT><PROC_RET_CD>{proc}</PROC_RET_CD><TRANS_ID>{tid}</TRANS_ID>\
+         <TRANS_STAT>{stat}</TRANS_STAT></Extra></CC5Response>"
+    )
+}
+
+fn order_history(state: &super::State, oid: &str) -> String {
+    let Some(o) = state.orders.get(oid) else {
+        return "<CC5Response><ErrMsg>No record</ErrMsg><ProcReturnCode>05</ProcReturnCode>\
+                <Response>Declined</Response><Extra><TRXCOUNT>0</TRXCOUNT></Extra></CC5Response>"
+            .into();
+    };
+    let mut lines = Vec::new();
+    for (amount, tid) in o.credits.iter().rev() {
+        lines.push(format!("C\tS\t{amount}\t{amount}\t\t\t\t\t\t00\t{tid}"));
+    }
+    let capture = o.captured.map(|c| c.to_string()).unwrap_or_default();
+    lines.push(format!(
+        "S\t{}\t{}\t{capture}\t\t\t\t\t\t{}\t{}",
+        o.stat, o.amount, o.proc_return_code, o.trans_id
+    ));
+    let trx: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("<TRX{}>{l}</TRX{}>", i + 1, i + 1))
+        .collect();
+    format!(
+        "<CC5Response><ErrMsg></ErrMsg><ProcReturnCode>00</ProcReturnCode><Response>Approved</Response>\
+         <OrderId>{oid}</OrderId><Extra>{trx}<TRXCOUNT>{}</TRXCOUNT></Extra></CC5Response>",
+        lines.len()
+    )
+}

@@ -1,0 +1,3 @@
+//! Provider emulators that speak the real protocols on loopback, with their own ledgers.
+
+pub mod cmi;
