@@ -39,6 +39,9 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
+            // The wire protocol broke, e.g. a connection closed mid-handshake ("unexpected
+            // response from SSLRequest: 0x00" when a proxy drops it): the server is not there.
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
             sqlx::Error::Database(ref db)
                 if db
