@@ -12,7 +12,8 @@ mod reads;
 mod rows;
 
 use super::{StoreError, StoreOptions, Write, Written};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,14 +45,31 @@ struct Inner {
 impl PostgresStore {
     pub(super) async fn open(options: &StoreOptions) -> Result<Self, StoreError> {
         let shown = super::redact_url(&options.url);
-        let connect = PgConnectOptions::from_str(&options.url)
+        let base = PgConnectOptions::from_str(&options.url)
             .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL {shown}: {e}")))?
-            .application_name("paygate")
-            .options([
-                ("statement_timeout", millis(STATEMENT_TIMEOUT)),
-                // Waiting on a locked payment longer than SQLite's busy timeout is an outage.
-                ("lock_timeout", millis(options.busy_timeout)),
-            ]);
+            .application_name("paygate");
+        // Migrations run on their own connection, without the timeouts below: a replica
+        // waiting for another one's migration (sqlx's PostgreSQL migrator holds an advisory
+        // lock, so replicas starting together apply each migration once) or a long migration
+        // must not be cut off by lock_timeout or statement_timeout.
+        let unreachable = |e: &dyn std::fmt::Display| {
+            StoreError::Unavailable(format!("cannot connect to {shown}: {e}"))
+        };
+        let mut migrating =
+            tokio::time::timeout(options.busy_timeout, PgConnection::connect_with(&base))
+                .await
+                .map_err(|_| unreachable(&"no answer"))?
+                .map_err(|e| unreachable(&e))?;
+        sqlx::migrate!("src/store/migrations/postgres")
+            .run(&mut migrating)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migrating {shown}: {e}")))?;
+        let _ = migrating.close().await;
+        let connect = base.options([
+            ("statement_timeout", millis(STATEMENT_TIMEOUT)),
+            // Waiting on a locked payment longer than SQLite's busy timeout is an outage.
+            ("lock_timeout", millis(options.busy_timeout)),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .min_connections(0)
@@ -63,13 +81,7 @@ impl PostgresStore {
             .test_before_acquire(true)
             .connect_with(connect)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("cannot connect to {shown}: {e}")))?;
-        // sqlx's PostgreSQL migrator holds an advisory lock while it runs, so replicas that
-        // start together apply each migration once (tests/store_contract/migrations.rs).
-        sqlx::migrate!("src/store/migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("migrating {shown}: {e}")))?;
+            .map_err(|e| unreachable(&e))?;
         let (committed, _) = tokio::sync::watch::channel(0);
         Ok(Self {
             inner: Arc::new(Inner { pool, committed }),
