@@ -8,7 +8,8 @@
 //! - [`service`]: use cases, one per file; the only layer that talks to providers and store.
 //! - [`domain`]: money, ids, the payment state machine; no I/O.
 //! - [`providers`]: one adapter per processor (mock today), plus the mock processor itself.
-//! - [`store`]: the ledger (SQLite with group commit); all SQL lives there.
+//! - [`store`]: the ledger (SQLite with group commit, or PostgreSQL for replicas); all SQL
+//!   lives there.
 //! - [`app`]: the one wiring shared by `main` and the tests; [`config`], [`telemetry`],
 //!   [`shutdown`] and [`deadline`] (the caller's deadline, carried to provider calls) support it.
 pub mod app;

@@ -55,8 +55,9 @@ async fn main() -> ExitCode {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.dev_mode {
         tracing::warn!(
-            "development mode: no config file, SQLite {}, in-process mock processor, caller authentication OFF, merchant \"default\"",
-            settings.database.url
+            "development mode: no config file, database {}, in-process mock processor, caller authentication OFF, merchant \"default\"",
+            // PAYGATE_DATABASE_URL may name PostgreSQL with a password: never log it.
+            paygate::store::redact_url(&settings.database.url)
         );
     }
     App::build(settings)

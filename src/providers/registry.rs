@@ -83,8 +83,9 @@ pub fn build(
             );
         }
         if let Some(cmi) = &merchant.providers.cmi {
-            let client = CmiClient::new(merchant.id.clone(), cmi, urls.clone(), cmi_http.clone())
-                .with_context(|| format!("merchant {}: providers.cmi.base_url", merchant.id))?;
+            let client =
+                CmiClient::new(merchant.id.clone(), cmi, urls.clone(), cmi_http.clone())
+                    .with_context(|| format!("merchant {}: providers.cmi.base_url", merchant.id))?;
             providers.insert(merchant.id.clone(), AnyProvider::Cmi(client));
         }
         if merchant.providers.paypal.is_some() {

@@ -18,6 +18,10 @@ const BATCH: u32 = 64;
 /// Backoff between attempts on one operation: 1 s doubling up to 5 minutes.
 const FIRST_RETRY_SECS: i64 = 1;
 const MAX_RETRY_SECS: i64 = 300;
+/// How long a claimed operation is hidden from other reconcilers. Longer than a pass usually
+/// takes; if a pass overruns it, another replica may ask the provider again, which is harmless
+/// (a status query moves no money, and a second identical settle changes nothing).
+const LEASE_SECS: i64 = 120;
 /// After this many attempts the operation is flagged (log + metric); it keeps being retried.
 const ATTEMPT_BUDGET: i64 = 20;
 
@@ -33,9 +37,13 @@ impl PaymentService {
         let now = Timestamp::now();
         let settle_after = i64::try_from(opts.settle_after.as_micros()).unwrap_or(i64::MAX);
         let settled_before = Timestamp::from_micros(now.micros().saturating_sub(settle_after));
+        // Claimed, not just read: with several replicas on one database, each due operation
+        // goes to one reconciler, which holds it for LEASE_SECS (settling or deferring it ends
+        // the lease early; a replica that dies mid-pass only delays its batch).
+        let lease_until = now.plus_seconds(LEASE_SECS);
         let due = self
             .store
-            .due_operations(settled_before, now, BATCH)
+            .claim_due_operations(settled_before, now, lease_until, BATCH)
             .await?;
         let mut settled = 0;
         for item in due {

@@ -4,8 +4,10 @@
 //! rules come from `domain/`; each job runs inside a transaction with the payment locked, so
 //! a check and the write it guards are atomic, whatever the number of concurrent callers.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::domain::{
@@ -36,7 +38,18 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            // The wire protocol broke, e.g. a connection closed mid-handshake ("unexpected
+            // response from SSLRequest: 0x00" when a proxy drops it): the server is not there.
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
+            sqlx::Error::Database(ref db)
+                if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some_and(|pg| postgres::is_unavailable_code(pg.code())) =>
+            {
+                Self::Unavailable(err.to_string())
+            }
             sqlx::Error::Database(ref db)
                 if db.message().contains("locked") || db.message().contains("busy") =>
             {
@@ -143,6 +156,16 @@ pub enum Write {
     ReapKeys { cutoff: Timestamp },
     /// Deletes events that occurred before `cutoff` (the `[events] retention_hours` window).
     PruneEvents { cutoff: Timestamp },
+    /// Hands up to `limit` due operations (as [`Store::due_operations`] selects them) to the
+    /// caller and moves their `next_attempt_at` to `lease_until` in the same transaction, so
+    /// no other reconciler (another replica) gets them until the lease ends or the caller
+    /// settles or defers them.
+    ClaimDue {
+        settled_before: Timestamp,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    },
 }
 
 /// What a [`Write`] produced.
@@ -153,6 +176,7 @@ pub enum Written {
     Reaped(u64),
     Deferred,
     Webhook(WebhookWritten),
+    Due(Vec<DueOperation>),
 }
 
 /// What [`Write::ApplyWebhook`] did.
@@ -187,10 +211,11 @@ pub struct DueOperation {
     pub attempts: i64,
 }
 
-/// The store, dispatching over backends. PostgreSQL slots in here as a second variant.
+/// The store, dispatching over backends: SQLite (one process) or PostgreSQL (replicas).
 #[derive(Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PostgresStore),
 }
 
 /// Settings the store needs, independent of the config file format.
@@ -208,9 +233,7 @@ impl Store {
             return Ok(Self::Sqlite(SqliteStore::open(options).await?));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err(StoreError::Unavailable(
-                "PostgreSQL is not supported by this build yet (it arrives with the scale-out work); use sqlite://".into(),
-            ));
+            return Ok(Self::Postgres(PostgresStore::open(options).await?));
         }
         Err(StoreError::Unavailable(format!(
             "unsupported database URL scheme in {:?}",
@@ -221,6 +244,7 @@ impl Store {
     pub async fn write(&self, job: Write) -> Result<Written, StoreError> {
         match self {
             Self::Sqlite(s) => s.write(job).await,
+            Self::Postgres(s) => s.write(job).await,
         }
     }
 
@@ -231,6 +255,7 @@ impl Store {
     ) -> Result<Payment, StoreError> {
         match self {
             Self::Sqlite(s) => s.payment(merchant, id).await,
+            Self::Postgres(s) => s.payment(merchant, id).await,
         }
     }
 
@@ -246,6 +271,10 @@ impl Store {
                 s.payment_by_provider_reference(merchant, provider, reference)
                     .await
             }
+            Self::Postgres(s) => {
+                s.payment_by_provider_reference(merchant, provider, reference)
+                    .await
+            }
         }
     }
 
@@ -257,6 +286,7 @@ impl Store {
     ) -> Result<Vec<Payment>, StoreError> {
         match self {
             Self::Sqlite(s) => s.list(merchant, query).await,
+            Self::Postgres(s) => s.list(merchant, query).await,
         }
     }
 
@@ -269,6 +299,30 @@ impl Store {
     ) -> Result<Vec<DueOperation>, StoreError> {
         match self {
             Self::Sqlite(s) => s.due_operations(settled_before, now, limit).await,
+            Self::Postgres(s) => s.due_operations(settled_before, now, limit).await,
+        }
+    }
+
+    /// Claims due operations for this reconciler (see [`Write::ClaimDue`]): unlike
+    /// [`Store::due_operations`], two replicas calling this at once never get the same one.
+    pub async fn claim_due_operations(
+        &self,
+        settled_before: Timestamp,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<DueOperation>, StoreError> {
+        let job = Write::ClaimDue {
+            settled_before,
+            now,
+            lease_until,
+            limit,
+        };
+        match self.write(job).await? {
+            Written::Due(due) => Ok(due),
+            other => Err(StoreError::Internal(format!(
+                "unexpected answer to ClaimDue: {other:?}"
+            ))),
         }
     }
 
@@ -281,6 +335,7 @@ impl Store {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         match self {
             Self::Sqlite(s) => s.events_after(merchant, after, limit).await,
+            Self::Postgres(s) => s.events_after(merchant, after, limit).await,
         }
     }
 
@@ -289,6 +344,7 @@ impl Store {
     pub async fn events_pruned_through(&self) -> Result<i64, StoreError> {
         match self {
             Self::Sqlite(s) => s.events_pruned_through().await,
+            Self::Postgres(s) => s.events_pruned_through().await,
         }
     }
 
@@ -296,6 +352,7 @@ impl Store {
     pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
         match self {
             Self::Sqlite(s) => s.commits(),
+            Self::Postgres(s) => s.commits(),
         }
     }
 
@@ -303,6 +360,7 @@ impl Store {
     pub async fn count_unresolved(&self, settled_before: Timestamp) -> Result<i64, StoreError> {
         match self {
             Self::Sqlite(s) => s.count_unresolved(settled_before).await,
+            Self::Postgres(s) => s.count_unresolved(settled_before).await,
         }
     }
 
@@ -310,6 +368,7 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
             Self::Sqlite(s) => s.ping().await,
+            Self::Postgres(s) => s.ping().await,
         }
     }
 
@@ -317,6 +376,7 @@ impl Store {
     pub async fn close(&self) {
         match self {
             Self::Sqlite(s) => s.close().await,
+            Self::Postgres(s) => s.close().await,
         }
     }
 }

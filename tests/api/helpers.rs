@@ -22,6 +22,10 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
+#[path = "../common/postgres.rs"]
+mod postgres;
+pub use postgres::PgDatabase;
+
 pub use pb::payment_gateway_client::PaymentGatewayClient;
 pub type Client = PaymentGatewayClient<Channel>;
 
@@ -58,6 +62,8 @@ fn mock_merchant(id: &str, key: Option<&str>) -> MerchantSettings {
 pub struct TestApp {
     settings: Settings,
     dir: Arc<TempDir>,
+    /// The PostgreSQL database, when the app runs on one; dropped with the last replica.
+    pg: Option<Arc<PgDatabase>>,
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
     mock_addr: Option<SocketAddr>,
@@ -75,6 +81,26 @@ impl TestApp {
 
     /// Development-like settings (db in a fresh tempdir, port 0), changed by `change`.
     pub async fn spawn_with(change: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_on(None, change).await
+    }
+
+    /// Like [`TestApp::spawn_with`], on a fresh PostgreSQL database (`change` sees its URL in
+    /// `settings.database.url`). `None`, after saying so on stderr, when
+    /// `PAYGATE_TEST_POSTGRES_URL` is not set (a failure instead with `PAYGATE_REQUIRE_POSTGRES=1`).
+    pub async fn spawn_postgres_with(change: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+        let pg = Arc::new(PgDatabase::create().await?);
+        let url = pg.url.clone();
+        let app = Self::spawn_on(Some(pg), |s| {
+            s.database.url = url;
+            change(s);
+        })
+        .await;
+        Some(app)
+    }
+
+    /// Development-like settings (SQLite in a fresh tempdir unless `change` says otherwise,
+    /// port 0), changed by `change`.
+    async fn spawn_on(pg: Option<Arc<PgDatabase>>, change: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = Arc::new(TempDir::new().expect("tempdir"));
         let mut settings = Settings::development();
         settings.dev_mode = false;
@@ -82,7 +108,22 @@ impl TestApp {
         settings.server.grpc_addr = "127.0.0.1:0".parse().expect("addr");
         settings.server.http_addr = "127.0.0.1:0".parse().expect("addr");
         change(&mut settings);
-        Self::start(settings, dir).await
+        Self::start(settings, dir, pg).await
+    }
+
+    /// A second replica on this app's database, with the same settings, except that its mock
+    /// provider calls this app's in-process processor: one processor ledger for both.
+    pub async fn spawn_replica(&self) -> TestApp {
+        let mut settings = self.settings.clone();
+        let processor = self.mock_api_url();
+        for merchant in &mut settings.merchants {
+            if let Some(mock) = &mut merchant.providers.mock
+                && mock.base_url.is_none()
+            {
+                mock.base_url = Some(processor.clone());
+            }
+        }
+        Self::start(settings, self.dir.clone(), self.pg.clone()).await
     }
 
     /// Development-like, with CMI enabled for merchant `default`, pointing at `emulator`.
@@ -120,7 +161,7 @@ impl TestApp {
         .await
     }
 
-    async fn start(settings: Settings, dir: Arc<TempDir>) -> TestApp {
+    async fn start(settings: Settings, dir: Arc<TempDir>, pg: Option<Arc<PgDatabase>>) -> TestApp {
         paygate::providers::http_client::install_crypto_provider();
         let app = App::build(settings.clone()).await.expect("App::build");
         let grpc_addr = app.grpc_addr();
@@ -141,6 +182,7 @@ impl TestApp {
         TestApp {
             settings,
             dir,
+            pg,
             grpc_addr,
             http_addr,
             mock_addr,
@@ -157,7 +199,8 @@ impl TestApp {
         self.stop().await;
         let settings = self.settings.clone();
         let dir = self.dir.clone();
-        Self::start(settings, dir).await
+        let pg = self.pg.clone();
+        Self::start(settings, dir, pg).await
     }
 
     /// Fires the shutdown trigger and waits until the app has stopped; panics if it failed.
@@ -216,9 +259,12 @@ impl TestApp {
     }
 
     pub fn mock_api(&self) -> MockApi {
+        MockApi::new(self.mock_api_url(), self.http.clone())
+    }
+
+    fn mock_api_url(&self) -> reqwest::Url {
         let addr = self.mock_addr.expect("no in-process mock processor");
-        let base = reqwest::Url::parse(&format!("http://{addr}/")).expect("url");
-        MockApi::new(base, self.http.clone())
+        reqwest::Url::parse(&format!("http://{addr}/")).expect("url")
     }
 
     pub async fn ledger(&self) -> LedgerSummary {

@@ -1,8 +1,10 @@
 //! The SQL of each write job. Runs on the writer connection inside a savepoint, so every
 //! read here sees the latest committed-or-batched state and nothing else writes meanwhile.
 
-use crate::domain::{OperationId, Outcome, Payment, PaymentId, PaymentStatus, Timestamp};
-use crate::store::{Claimed, KeyClaim, StoreError, WebhookWritten, Write, Written};
+use crate::domain::{
+    MerchantId, OperationId, Outcome, Payment, PaymentId, PaymentStatus, Timestamp,
+};
+use crate::store::{Claimed, DueOperation, KeyClaim, StoreError, WebhookWritten, Write, Written};
 use sqlx::{Row, SqliteConnection};
 
 /// Why a job failed, and whether it wrote anything first.
@@ -141,6 +143,12 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
                 .await?;
             Ok(Written::Deferred)
         }
+        Write::ClaimDue {
+            settled_before,
+            now,
+            lease_until,
+            limit,
+        } => claim_due(conn, *settled_before, *now, *lease_until, *limit).await,
         Write::ReapKeys { cutoff } => {
             let done = sqlx::query(
                 "DELETE FROM idempotency_keys WHERE created_at < ? AND response IS NOT NULL",
@@ -226,6 +234,51 @@ async fn apply_event(
     } else {
         WebhookWritten::Ignored
     }))
+}
+
+/// Hands out due operations and moves each one's `next_attempt_at` to the lease. The single
+/// writer makes the select and the updates one step, which is what PostgreSQL gets from
+/// `FOR UPDATE SKIP LOCKED`: nobody else is handed these operations until the lease ends.
+async fn claim_due(
+    conn: &mut SqliteConnection,
+    settled_before: Timestamp,
+    now: Timestamp,
+    lease_until: Timestamp,
+    limit: u32,
+) -> Result<Written, JobError> {
+    let rows = sqlx::query(
+        "SELECT o.id, o.payment_id, p.merchant_id, o.attempts FROM operations o \
+         JOIN payments p ON p.id = o.payment_id \
+         WHERE o.status IN ('pending', 'unknown') AND o.next_attempt_at <= ? AND o.updated_at <= ? \
+         ORDER BY o.next_attempt_at LIMIT ?",
+    )
+    .bind(now.micros())
+    .bind(settled_before.micros())
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    let bad = |what: &str| {
+        JobError::Clean(StoreError::Internal(format!(
+            "corrupt {what} in operations"
+        )))
+    };
+    let mut due = Vec::with_capacity(rows.len());
+    for row in &rows {
+        due.push(DueOperation {
+            operation: OperationId::parse(row.try_get(0)?).map_err(|_| bad("id"))?,
+            payment_id: PaymentId::parse(row.try_get(1)?).map_err(|_| bad("payment_id"))?,
+            merchant: MerchantId::parse(row.try_get(2)?).map_err(|_| bad("merchant_id"))?,
+            attempts: row.try_get(3)?,
+        });
+    }
+    for item in &due {
+        sqlx::query("UPDATE operations SET next_attempt_at = ? WHERE id = ?")
+            .bind(lease_until.micros())
+            .bind(item.operation.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Written::Due(due))
 }
 
 /// Applies an outcome to a loaded payment, appends the event, records the idempotent response

@@ -1,0 +1,434 @@
+//! The SQL of each write job, one function per job, in parallel with `sqlite/jobs.rs`.
+//!
+//! Each job runs in its own transaction (see `mod.rs`). Where SQLite relies on its single
+//! writer, PostgreSQL relies on locks taken inside the transaction: the payment row is read
+//! `FOR UPDATE` before any rule is checked, idempotency keys and webhook ids are claimed with
+//! `INSERT … ON CONFLICT DO NOTHING` on their unique keys, and the event counter row is taken
+//! last, so event appends are serialized only for the few statements before COMMIT.
+
+use super::rows::{append_event, load, load_for_update, save, upsert_operation};
+use crate::domain::{OperationId, Outcome, Payment, PaymentId, PaymentStatus, Timestamp};
+use crate::store::{Claimed, KeyClaim, StoreError, WebhookWritten, Write, Written};
+use sqlx::{PgConnection, Row};
+
+/// Why a job failed. Raw SQL errors are kept apart so the caller can tell a retryable abort
+/// (serialization failure, deadlock) from everything else.
+pub(super) enum JobError {
+    Sql(sqlx::Error),
+    Store(StoreError),
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<serde_json::Error> for JobError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl From<StoreError> for JobError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<JobError> for StoreError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::Sql(e) => e.into(),
+            JobError::Store(e) => e,
+        }
+    }
+}
+
+pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Written, JobError> {
+    match job {
+        Write::OpenPayment { claim, payment } => open_payment(conn, claim, payment)
+            .await
+            .map(Written::Claimed),
+        Write::BeginOperation {
+            claim,
+            payment_id,
+            kind,
+            amount,
+            final_capture,
+            caps,
+            now,
+        } => {
+            // Lock first: a second request on this payment waits here until the first commits,
+            // then finds its key (InUse/Replay) exactly as SQLite's single writer would.
+            let locked = load_for_update(conn, *payment_id).await?;
+            if let Some(found) = existing_claim(conn, claim).await? {
+                return Ok(Written::Claimed(found));
+            }
+            let Some((mut payment, version)) = locked else {
+                return Err(StoreError::NotFound.into());
+            };
+            if payment.merchant != claim.merchant {
+                return Err(StoreError::NotFound.into());
+            }
+            let op = payment
+                .begin(*kind, *amount, *final_capture, *caps, *now)
+                .map_err(StoreError::from)?;
+            let op_id = op.id;
+            payment.operations.push(op);
+            payment.updated_at = *now;
+            if !insert_claim(conn, claim, *payment_id, op_id, *now).await? {
+                // The same key was claimed meanwhile for another payment (whose row we do not
+                // hold): answer as that claim says. Nothing was written yet, so the commit
+                // keeps nothing of this attempt.
+                let found = existing_claim(conn, claim).await?;
+                return found
+                    .map(Written::Claimed)
+                    .ok_or_else(|| StoreError::Internal("claimed key vanished".into()).into());
+            }
+            save(conn, &payment, Some(version), op_id).await?;
+            Ok(Written::Claimed(Claimed::Started {
+                payment: Box::new(payment),
+                operation: op_id,
+            }))
+        }
+        Write::Settle {
+            payment_id,
+            operation,
+            outcome,
+            release_key,
+            now,
+        } => {
+            let (payment, version) = load_for_update(conn, *payment_id)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let (payment, _) = settle(
+                conn,
+                payment,
+                version,
+                *operation,
+                outcome,
+                *release_key,
+                *now,
+            )
+            .await?;
+            Ok(Written::Settled(Box::new(payment)))
+        }
+        Write::ApplyWebhook {
+            provider,
+            event_id,
+            merchant,
+            payment_id,
+            operation,
+            outcome,
+            now,
+        } => {
+            let event = Event {
+                provider: *provider,
+                event_id,
+                merchant,
+            };
+            let how = Apply {
+                reopen: false,
+                capture_pending: false,
+            };
+            apply_event(conn, event, *payment_id, *operation, outcome, how, *now).await
+        }
+        Write::ApplyCallback {
+            provider,
+            event_id,
+            merchant,
+            payment_id,
+            operation,
+            outcome,
+            reopen_declined,
+            capture_pending,
+            now,
+        } => {
+            let event = Event {
+                provider: *provider,
+                event_id,
+                merchant,
+            };
+            let success = matches!(outcome, Outcome::Succeeded { .. });
+            let how = Apply {
+                reopen: *reopen_declined && success,
+                capture_pending: *capture_pending && success,
+            };
+            apply_event(conn, event, *payment_id, *operation, outcome, how, *now).await
+        }
+        Write::Defer {
+            operation,
+            attempts,
+            next_attempt_at,
+        } => {
+            sqlx::query(
+                "UPDATE operations SET attempts = $1, next_attempt_at = $2 WHERE id = $3::uuid",
+            )
+            .bind(attempts)
+            .bind(next_attempt_at.micros())
+            .bind(operation.to_string())
+            .execute(&mut *conn)
+            .await?;
+            Ok(Written::Deferred)
+        }
+        Write::ClaimDue {
+            settled_before,
+            now,
+            lease_until,
+            limit,
+        } => claim_due(conn, *settled_before, *now, *lease_until, *limit).await,
+        Write::ReapKeys { cutoff } => {
+            // Safe with several replicas reaping at once: a row deleted by one is skipped by
+            // the other (it re-checks after the first commits), and each row counts once.
+            let done = sqlx::query(
+                "DELETE FROM idempotency_keys WHERE created_at < $1 AND response IS NOT NULL",
+            )
+            .bind(cutoff.micros())
+            .execute(&mut *conn)
+            .await?;
+            Ok(Written::Reaped(done.rows_affected()))
+        }
+        Write::PruneEvents { cutoff } => {
+            let done = sqlx::query("DELETE FROM events WHERE occurred_at < $1")
+                .bind(cutoff.micros())
+                .execute(&mut *conn)
+                .await?;
+            Ok(Written::Reaped(done.rows_affected()))
+        }
+    }
+}
+
+/// Who sent a provider event, and its dedupe id.
+struct Event<'a> {
+    provider: crate::domain::ProviderKind,
+    event_id: &'a str,
+    merchant: &'a crate::domain::MerchantId,
+}
+
+/// How an event's success is applied (see [`Write::ApplyCallback`]).
+#[derive(Clone, Copy)]
+struct Apply {
+    reopen: bool,
+    capture_pending: bool,
+}
+
+/// Records a verified provider event and, if it is new, settles the operation it reports, as
+/// `sqlite/jobs.rs` does. The payment row is locked first; a concurrent delivery of the same
+/// event waits on the unique key until the first commits, then inserts nothing: a duplicate.
+async fn apply_event(
+    conn: &mut PgConnection,
+    event: Event<'_>,
+    payment_id: PaymentId,
+    operation: OperationId,
+    outcome: &Outcome,
+    how: Apply,
+    now: Timestamp,
+) -> Result<Written, JobError> {
+    let (mut payment, version) = load_for_update(conn, payment_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if payment.merchant != *event.merchant {
+        return Err(StoreError::NotFound.into());
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(event.provider.as_str())
+    .bind(event.event_id)
+    .bind(event.merchant.as_str())
+    .bind(now.micros())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(Written::Webhook(WebhookWritten::Duplicate));
+    }
+    if how.reopen {
+        payment.reopen_declined_authorization(operation, now);
+    }
+    if how.capture_pending
+        && let Outcome::Succeeded { provider_reference } = outcome
+    {
+        let Some(capture) =
+            payment.authorize_with_pending_capture(operation, provider_reference.clone(), now)
+        else {
+            return Ok(Written::Webhook(WebhookWritten::Ignored));
+        };
+        let doc = save(conn, &payment, Some(version), operation).await?;
+        upsert_operation(conn, &payment, capture).await?;
+        append_event(conn, &payment, &doc, now).await?;
+        return Ok(Written::Webhook(WebhookWritten::Applied(Box::new(payment))));
+    }
+    let (payment, changed) = settle(conn, payment, version, operation, outcome, false, now).await?;
+    Ok(Written::Webhook(if changed {
+        WebhookWritten::Applied(Box::new(payment))
+    } else {
+        WebhookWritten::Ignored
+    }))
+}
+
+/// Hands out due operations to one replica. `SKIP LOCKED` passes over rows another replica is
+/// claiming (or settling) right now, and pushing `next_attempt_at` to the lease in the same
+/// statement hides them from every later claim until the lease ends or the reconciler
+/// settles or defers them.
+async fn claim_due(
+    conn: &mut PgConnection,
+    settled_before: Timestamp,
+    now: Timestamp,
+    lease_until: Timestamp,
+    limit: u32,
+) -> Result<Written, JobError> {
+    let rows = sqlx::query(
+        "WITH due AS ( \
+            SELECT id FROM operations \
+            WHERE status IN ('pending', 'unknown') AND next_attempt_at <= $1 AND updated_at <= $2 \
+            ORDER BY next_attempt_at LIMIT $3 \
+            FOR UPDATE SKIP LOCKED) \
+         UPDATE operations o SET next_attempt_at = $4 \
+         FROM due, payments p \
+         WHERE o.id = due.id AND p.id = o.payment_id \
+         RETURNING o.id::text, o.payment_id::text, p.merchant_id, o.attempts",
+    )
+    .bind(now.micros())
+    .bind(settled_before.micros())
+    .bind(i64::from(limit))
+    .bind(lease_until.micros())
+    .fetch_all(&mut *conn)
+    .await?;
+    let due = rows
+        .iter()
+        .map(super::reads::due_operation)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Written::Due(due))
+}
+
+/// Applies an outcome to a locked payment, records the idempotent response (or forgets the
+/// key with `release_key`), then appends the event: last, because the event counter's row
+/// lock is held until COMMIT and serializes every event-writing transaction.
+async fn settle(
+    conn: &mut PgConnection,
+    mut payment: Payment,
+    version: i64,
+    operation: OperationId,
+    outcome: &Outcome,
+    release_key: bool,
+    now: Timestamp,
+) -> Result<(Payment, bool), JobError> {
+    let before = payment.status;
+    let changed = payment.settle(operation, outcome.clone(), now);
+    let mut event = None;
+    let doc = if changed {
+        let written = save(conn, &payment, Some(version), operation).await?;
+        let succeeded = payment
+            .operation(operation)
+            .is_some_and(|o| o.status == crate::domain::OperationStatus::Succeeded);
+        if payment.status != before || succeeded {
+            event = Some(written.clone());
+        }
+        written
+    } else {
+        serde_json::to_string(&payment)?
+    };
+    if release_key {
+        sqlx::query("DELETE FROM idempotency_keys WHERE operation_id = $1::uuid")
+            .bind(operation.to_string())
+            .execute(&mut *conn)
+            .await?;
+    } else {
+        sqlx::query(
+            "UPDATE idempotency_keys SET response = $1 WHERE operation_id = $2::uuid AND response IS NULL",
+        )
+        .bind(&doc)
+        .bind(operation.to_string())
+        .execute(&mut *conn)
+        .await?;
+    }
+    if let Some(doc) = event {
+        append_event(conn, &payment, &doc, now).await?;
+    }
+    Ok((payment, changed))
+}
+
+async fn open_payment(
+    conn: &mut PgConnection,
+    claim: &KeyClaim,
+    payment: &Payment,
+) -> Result<Claimed, JobError> {
+    let Some(auth) = payment.operations.first().map(|o| o.id) else {
+        return Err(StoreError::Internal(
+            "a new payment must carry its authorize operation".into(),
+        )
+        .into());
+    };
+    // A concurrent claim of the same key waits here until the first transaction ends; then
+    // it inserts nothing and reads the first one's row.
+    if !insert_claim(conn, claim, payment.id, auth, payment.created_at).await? {
+        let found = existing_claim(conn, claim).await?;
+        return found.ok_or_else(|| StoreError::Internal("claimed key vanished".into()).into());
+    }
+    save(conn, payment, None, auth).await?;
+    Ok(Claimed::Started {
+        payment: Box::new(payment.clone()),
+        operation: auth,
+    })
+}
+
+/// Looks the key up (same rules as SQLite): a saved response whose payment was still open
+/// (PENDING, REQUIRES_ACTION) is replayed as the payment stands now.
+async fn existing_claim(
+    conn: &mut PgConnection,
+    claim: &KeyClaim,
+) -> Result<Option<Claimed>, JobError> {
+    let row = sqlx::query(
+        "SELECT fingerprint, response FROM idempotency_keys WHERE merchant_id = $1 AND method = $2 AND key = $3",
+    )
+    .bind(claim.merchant.as_str())
+    .bind(claim.method)
+    .bind(claim.key.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let fingerprint: Vec<u8> = row.try_get(0)?;
+    if fingerprint.as_slice() != claim.fingerprint.as_slice() {
+        return Ok(Some(Claimed::Reused));
+    }
+    let Some(response) = row.try_get::<Option<String>, _>(1)? else {
+        return Ok(Some(Claimed::InUse));
+    };
+    let saved: Payment = serde_json::from_str(&response)?;
+    if matches!(
+        saved.status,
+        PaymentStatus::Pending | PaymentStatus::RequiresAction
+    ) {
+        let (current, _) = load(conn, saved.id).await?.ok_or(StoreError::NotFound)?;
+        return Ok(Some(Claimed::Replay(Box::new(current))));
+    }
+    Ok(Some(Claimed::Replay(Box::new(saved))))
+}
+
+/// Claims the key; `false` if someone holds it. Never check-then-insert: the unique key decides.
+async fn insert_claim(
+    conn: &mut PgConnection,
+    claim: &KeyClaim,
+    payment: PaymentId,
+    operation: OperationId,
+    now: Timestamp,
+) -> Result<bool, JobError> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (merchant_id, method, key, fingerprint, payment_id, operation_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5::uuid, $6::uuid, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(claim.merchant.as_str())
+    .bind(claim.method)
+    .bind(claim.key.as_str())
+    .bind(claim.fingerprint.as_slice())
+    .bind(payment.to_string())
+    .bind(operation.to_string())
+    .bind(now.micros())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}

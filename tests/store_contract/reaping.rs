@@ -1,0 +1,78 @@
+//! Idempotency key retention: finished keys past the cutoff are forgotten, running ones never,
+//! and replicas reaping at the same time each delete a key at most once.
+
+use crate::harness::*;
+use paygate::domain::Timestamp;
+use paygate::store::{Claimed, Write, Written};
+
+async fn reap(store: &paygate::store::Store, cutoff: Timestamp) -> u64 {
+    match store.write(Write::ReapKeys { cutoff }).await.unwrap() {
+        Written::Reaped(n) => n,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+pub async fn reaping_forgets_only_finished_keys_past_the_cutoff(db: &Db) {
+    let store = &db.store;
+    let m = merchant();
+    let two_hours_ago = Timestamp::now().plus_seconds(-7200);
+    let (old, op) = started(open_payment_at(store, &m, "old-finished", 100, two_hours_ago).await);
+    settle(store, old.id, op, ok()).await;
+    started(open_payment_at(store, &m, "old-running", 100, two_hours_ago).await);
+    authorized(store, "recent-finished", 100).await;
+
+    assert_eq!(
+        reap(store, Timestamp::now().plus_seconds(-3 * 3600)).await,
+        0
+    );
+    assert_eq!(reap(store, Timestamp::now().plus_seconds(-3600)).await, 1);
+
+    assert!(
+        matches!(
+            open_payment(store, &m, "old-finished", 100).await,
+            Claimed::Started { .. }
+        ),
+        "forgotten after reaping"
+    );
+    assert!(
+        matches!(
+            open_payment(store, &m, "old-running", 100).await,
+            Claimed::InUse
+        ),
+        "a running request keeps its key"
+    );
+    assert!(
+        matches!(
+            open_payment(store, &m, "recent-finished", 100).await,
+            Claimed::Replay(_)
+        ),
+        "a recent key is kept"
+    );
+}
+
+pub async fn two_replicas_reaping_at_once_reap_each_key_once(db: &Db) {
+    let replica = db.replica().await;
+    let m = merchant();
+    let long_ago = Timestamp::now().plus_seconds(-7200);
+    for i in 0..40 {
+        let (p, op) =
+            started(open_payment_at(&db.store, &m, &format!("reap-{i}"), 100, long_ago).await);
+        settle(&db.store, p.id, op, ok()).await;
+    }
+    let cutoff = Timestamp::now().plus_seconds(-3600);
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let s = if i % 2 == 0 {
+            db.store.clone()
+        } else {
+            replica.clone()
+        };
+        tasks.push(tokio::spawn(async move { reap(&s, cutoff).await }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(total, 40, "every key reaped exactly once");
+    assert_eq!(reap(&db.store, cutoff).await, 0);
+}
