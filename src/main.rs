@@ -22,6 +22,9 @@ async fn main() -> ExitCode {
             }
         };
     }
+    if let Command::Paypal(args) = cli.command {
+        return cli::paypal::run(args);
+    }
     let settings = match settings {
         Ok(s) => s,
         Err(e) => {
@@ -37,7 +40,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => cli::migrate(&settings).await,
         Command::MockProcessor { listen } => cli::mock_processor(listen).await,
-        Command::CheckConfig | Command::Call(_) => Ok(()),
+        Command::CheckConfig | Command::Call(_) | Command::Paypal(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

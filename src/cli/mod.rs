@@ -1,7 +1,9 @@
-//! The command line: `serve`, `migrate`, `check-config`, `mock-processor` and `call`.
+//! The command line: `serve`, `migrate`, `check-config`, `mock-processor`, `call` and the
+//! provider tools (`paypal verify-webhook`).
 
 pub mod call;
 pub mod json;
+pub mod paypal;
 
 use crate::config::Settings;
 use crate::store::{Store, StoreOptions};
@@ -25,7 +27,7 @@ pub struct Cli {
 }
 
 #[derive(clap::Subcommand, Debug)]
-#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum Command {
     /// Run the service: gRPC API and HTTP side port.
     Serve,
@@ -40,6 +42,8 @@ pub enum Command {
     },
     /// A small gRPC client: authorize, capture, void, refund, get, list, watch.
     Call(call::CallArgs),
+    /// PayPal operator tools: `paypal verify-webhook`.
+    Paypal(paypal::PaypalArgs),
 }
 
 /// `paygate check-config`: the summary on stdout, or every problem with its key.

@@ -3,6 +3,7 @@
 
 pub mod http_client;
 pub mod mock;
+pub mod paypal;
 pub mod registry;
 pub mod urls;
 pub mod webhook;

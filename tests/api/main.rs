@@ -20,6 +20,7 @@ mod happy_path;
 mod idempotency;
 mod list;
 mod ops;
+mod paypal_cli;
 mod reaping;
 mod return_pages;
 mod shutdown;
