@@ -9,7 +9,8 @@ pub mod urls;
 pub mod webhook;
 
 use crate::domain::{
-    AuthorizeCommand, Capabilities, MerchantId, Operation, Outcome, Payment, ProviderKind,
+    AuthorizeCommand, Capabilities, Failure, MerchantId, Money, Operation, Outcome, Payment,
+    ProviderKind, Refusal,
 };
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
@@ -31,23 +32,35 @@ pub enum ProviderError {
         provider: ProviderKind,
         reason: String,
     },
+    /// The provider refused because of the payment's state on its side (a voided or expired
+    /// authorization, an amount over what it still allows): nothing moved. The operation fails
+    /// with `failure` and the caller gets FAILED_PRECONDITION with `refusal`.
+    #[error("{provider} refused: {refusal}")]
+    Refused {
+        provider: ProviderKind,
+        refusal: Box<Refusal>,
+        failure: Box<Failure>,
+    },
 }
 
 /// The closed set of adapters; a `match` per operation keeps every provider's case in view.
 pub enum AnyProvider {
     Mock(mock::MockClient),
+    Paypal(Box<paypal::PaypalClient>),
 }
 
 impl AnyProvider {
     pub fn kind(&self) -> ProviderKind {
         match self {
             Self::Mock(_) => ProviderKind::Mock,
+            Self::Paypal(_) => ProviderKind::Paypal,
         }
     }
 
     pub fn capabilities(&self) -> Capabilities {
         match self {
             Self::Mock(_) => mock::CAPABILITIES,
+            Self::Paypal(_) => paypal::CAPABILITIES,
         }
     }
 
@@ -59,24 +72,28 @@ impl AnyProvider {
     ) -> Result<Outcome, ProviderError> {
         match self {
             Self::Mock(c) => c.authorize(p, op, cmd).await,
+            Self::Paypal(c) => c.authorize(p, op, cmd).await,
         }
     }
 
     pub async fn capture(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
         match self {
             Self::Mock(c) => c.capture(p, op).await,
+            Self::Paypal(c) => c.capture(p, op).await,
         }
     }
 
     pub async fn void(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
         match self {
             Self::Mock(c) => c.void(p, op).await,
+            Self::Paypal(c) => c.void(p, op).await,
         }
     }
 
     pub async fn refund(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
         match self {
             Self::Mock(c) => c.refund(p, op).await,
+            Self::Paypal(c) => c.refund(p, op).await,
         }
     }
 
@@ -91,6 +108,9 @@ impl AnyProvider {
     ) -> Result<VerifiedWebhook, WebhookRejection> {
         match self {
             Self::Mock(c) => c.verify_webhook(merchant, headers, body, now_unix),
+            // PayPal's check may fetch a certificate or ask PayPal: it has its own async route
+            // (`http/paypal_webhooks.rs`), so this synchronous path refuses.
+            Self::Paypal(_) => Err(WebhookRejection::NotConfigured),
         }
     }
 
@@ -104,16 +124,34 @@ impl AnyProvider {
         op: &Operation,
         back: &urls::CustomerReturn,
     ) -> Result<Option<Outcome>, ProviderError> {
-        let _ = (p, back);
         match self {
-            Self::Mock(c) => c.status(op).await,
+            Self::Mock(c) => {
+                let _ = (p, back);
+                c.status(op).await
+            }
+            Self::Paypal(c) => c.customer_returned(p, op, back).await,
         }
     }
 
     /// What the provider did under this operation's key; `None` if it never received it.
-    pub async fn status(&self, op: &Operation) -> Result<Option<Outcome>, ProviderError> {
+    /// `p` is the payment as stored (PayPal needs its order and authorization ids).
+    pub async fn status(
+        &self,
+        p: &Payment,
+        op: &Operation,
+    ) -> Result<Option<Outcome>, ProviderError> {
         match self {
             Self::Mock(c) => c.status(op).await,
+            Self::Paypal(c) => c.status(p, op).await,
+        }
+    }
+
+    /// Whether the provider can carry this amount at all (PayPal: no MAD, whole HUF/TWD).
+    /// `Err((reason, message))` is an INVALID_ARGUMENT before anything is stored or sent.
+    pub fn check_amount(&self, amount: Money) -> Result<(), (&'static str, String)> {
+        match self {
+            Self::Mock(_) => Ok(()),
+            Self::Paypal(c) => c.check_amount(amount),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::domain::MerchantId;
 use crate::providers::mock::MockClient;
 use crate::providers::mock::api::MockApi;
 use crate::providers::mock::webhook::WebhookSecret;
+use crate::providers::paypal::PaypalClient;
 use crate::providers::urls::PublicUrls;
 use crate::providers::{AnyProvider, Providers};
 use anyhow::Context;
@@ -43,8 +44,18 @@ pub fn build(
                 )),
             );
         }
-        if merchant.providers.cmi.is_some() || merchant.providers.paypal.is_some() {
-            tracing::warn!(merchant = %merchant.id, "CMI and PayPal adapters are not in this build yet; only the mock provider is enabled");
+        if let Some(paypal) = &merchant.providers.paypal {
+            let client = PaypalClient::new(
+                paypal,
+                merchant.id.clone(),
+                urls.clone(),
+                settings.server.provider_timeout,
+            )
+            .with_context(|| format!("merchant {}: providers.paypal", merchant.id))?;
+            providers.insert(merchant.id.clone(), AnyProvider::Paypal(Box::new(client)));
+        }
+        if merchant.providers.cmi.is_some() {
+            tracing::warn!(merchant = %merchant.id, "the CMI adapter is not in this build yet");
         }
     }
     Ok(providers)

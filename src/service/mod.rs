@@ -69,6 +69,7 @@ impl PaymentService {
         started: Instant,
         result: Result<Outcome, ProviderError>,
     ) -> Result<Payment, AppError> {
+        let mut refused = None;
         let (outcome, label, not_sent) = match result {
             Ok(outcome) => {
                 let label = match &outcome {
@@ -90,6 +91,12 @@ impl PaymentService {
                 );
                 (Outcome::Failed(failure), "failed", Some(reason))
             }
+            Err(ProviderError::Refused {
+                refusal, failure, ..
+            }) => {
+                refused = Some(*refusal);
+                (Outcome::Failed(*failure), "failed", None)
+            }
         };
         self.metrics.provider_request(
             provider.kind().as_str(),
@@ -97,7 +104,8 @@ impl PaymentService {
             label,
             started.elapsed(),
         );
-        let release_key = not_sent.is_some();
+        // A refusal is not a replayable result either: the key is released like "not sent".
+        let release_key = not_sent.is_some() || refused.is_some();
         let job = Write::Settle {
             payment_id,
             operation: op.id,
@@ -115,6 +123,10 @@ impl PaymentService {
                 provider: provider.kind(),
                 reason,
             });
+        }
+        if let Some(refusal) = refused {
+            tracing::info!(operation = %op.id, %refusal, "provider refused the operation");
+            return Err(AppError::Refused(refusal));
         }
         tracing::debug!(
             payment_id = %payment.id,

@@ -63,7 +63,7 @@ impl PaymentService {
             ));
         };
         let provider = self.provider(&item.merchant, &payment)?;
-        let outcome = match provider.status(&op).await {
+        let outcome = match provider.status(&payment, &op).await {
             Ok(Some(
                 outcome @ (Outcome::Succeeded { .. } | Outcome::Declined(_) | Outcome::Failed(_)),
             )) => outcome,
