@@ -2,6 +2,7 @@
 //! pages providers send customers back to.
 
 mod health;
+mod paypal_webhooks;
 mod return_pages;
 mod webhooks;
 
@@ -34,6 +35,12 @@ pub fn router(state: HttpState) -> Router {
             get(return_pages::customer_return)
                 .post(return_pages::customer_return)
                 .layer(DefaultBodyLimit::max(limit)),
+        )
+        // PayPal's verification is async (certificate fetch); its own route wins over the
+        // generic one because a static segment beats a parameter.
+        .route(
+            "/webhooks/paypal/{merchant}",
+            post(paypal_webhooks::receive).layer(DefaultBodyLimit::max(limit)),
         )
         .route(
             "/webhooks/{provider}/{merchant}",

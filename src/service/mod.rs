@@ -10,6 +10,7 @@ mod authorize;
 mod customer_return;
 mod idempotency;
 mod operations;
+mod paypal_events;
 mod queries;
 mod reconcile;
 mod watch_events;

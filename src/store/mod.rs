@@ -116,6 +116,14 @@ pub enum Write {
         outcome: Outcome,
         now: Timestamp,
     },
+    /// Records a verified provider event id without changing any payment (an event paygate
+    /// only notes: unknown type, no matching payment, a late echo). `Duplicate` if seen before.
+    RecordWebhook {
+        provider: ProviderKind,
+        event_id: String,
+        merchant: MerchantId,
+        now: Timestamp,
+    },
     /// Records a reconciliation attempt that settled nothing, and when to try again.
     Defer {
         operation: OperationId,
@@ -225,6 +233,22 @@ impl Store {
         match self {
             Self::Sqlite(s) => {
                 s.payment_by_provider_reference(merchant, provider, reference)
+                    .await
+            }
+        }
+    }
+
+    /// The merchant's payment one of whose operations the provider knows as `reference`
+    /// (PayPal: an authorization, capture or refund id), if any.
+    pub async fn payment_by_operation_reference(
+        &self,
+        merchant: &MerchantId,
+        provider: ProviderKind,
+        reference: &str,
+    ) -> Result<Option<Payment>, StoreError> {
+        match self {
+            Self::Sqlite(s) => {
+                s.payment_by_operation_reference(merchant, provider, reference)
                     .await
             }
         }

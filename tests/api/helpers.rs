@@ -2,7 +2,10 @@
 //! the in-process HTTP mock processor, plus request builders and error readers.
 
 use paygate::app::App;
-use paygate::config::{ClientSettings, MerchantSettings, MockSettings, ProviderSettings, Settings};
+use paygate::config::{
+    ClientSettings, MerchantSettings, MockSettings, PaypalSettings, PaypalVerification,
+    ProviderSettings, Secret, Settings,
+};
 use paygate::domain::MerchantId;
 use paygate::grpc::proto as pb;
 use paygate::providers::mock::api::MockApi;
@@ -51,6 +54,30 @@ fn mock_merchant(id: &str, key: Option<&str>) -> MerchantSettings {
     }
 }
 
+/// Merchant `shop` on PayPal, pointed at the emulator `emu`: its cert host and test root are
+/// trusted through test-only settings, exactly as production trusts PayPal's hosts.
+pub fn paypal_merchant(emu: &crate::emulators::paypal::Emulator) -> MerchantSettings {
+    use crate::emulators::paypal as pp;
+    MerchantSettings {
+        id: MerchantId::parse("shop").expect("valid merchant id"),
+        clients: Vec::new(),
+        providers: ProviderSettings {
+            mock: None,
+            cmi: None,
+            paypal: Some(PaypalSettings {
+                client_id: pp::CLIENT_ID.to_owned(),
+                client_secret: Secret::new(pp::CLIENT_SECRET.to_owned()),
+                webhook_id: pp::WEBHOOK_ID.to_owned(),
+                base_url: reqwest::Url::parse(&emu.base()).expect("emulator url"),
+                webhook_verification: PaypalVerification::Certificate,
+                accept_simulator_events: false,
+                test_cert_origins: vec![reqwest::Url::parse(&emu.base()).expect("origin")],
+                test_trust_roots_pem: vec![pp::ROOT_PEM.to_owned()],
+            }),
+        },
+    }
+}
+
 /// A running paygate, built exactly as `main` builds it.
 pub struct TestApp {
     settings: Settings,
@@ -80,6 +107,12 @@ impl TestApp {
         settings.server.http_addr = "127.0.0.1:0".parse().expect("addr");
         change(&mut settings);
         Self::start(settings, dir).await
+    }
+
+    /// Auth off, one merchant `shop` on PayPal through the emulator.
+    pub async fn spawn_paypal(emu: &crate::emulators::paypal::Emulator) -> TestApp {
+        let merchant = paypal_merchant(emu);
+        Self::spawn_with(|s| s.merchants = vec![merchant]).await
     }
 
     /// Auth on: merchants `atlas` (key [`ATLAS_KEY`]) and `souk` (key [`SOUK_KEY`]), both on mock.

@@ -9,6 +9,7 @@
 //! Black-box tests: the real application wiring on port 0, a real SQLite file, the real HTTP
 //! mock processor, and the real binary for the crash test. One binary, one module per flow.
 
+mod emulators;
 mod helpers;
 
 mod auth;
@@ -20,7 +21,9 @@ mod happy_path;
 mod idempotency;
 mod list;
 mod ops;
+mod paypal;
 mod paypal_cli;
+mod paypal_webhooks;
 mod reaping;
 mod return_pages;
 mod shutdown;

@@ -121,6 +121,29 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
                 WebhookWritten::Ignored
             }))
         }
+        Write::RecordWebhook {
+            provider,
+            event_id,
+            merchant,
+            now,
+        } => {
+            let inserted = sqlx::query(
+                "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(provider.as_str())
+            .bind(event_id)
+            .bind(merchant.as_str())
+            .bind(now.micros())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            Ok(Written::Webhook(if inserted == 0 {
+                WebhookWritten::Duplicate
+            } else {
+                WebhookWritten::Ignored
+            }))
+        }
         Write::Defer {
             operation,
             attempts,

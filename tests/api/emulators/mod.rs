@@ -1,0 +1,2 @@
+//! Provider emulators on loopback, speaking the real protocols.
+pub mod paypal;

@@ -1,0 +1,231 @@
+//! `POST /webhooks/paypal/{merchant}`: signed by the emulator's test key (certificate served by
+//! the emulator, chained to a test root trusted only through test settings). Forgeries are 401
+//! and store nothing; verified events are deduplicated and applied via their links.
+
+use crate::emulators::paypal::{Emulator, Fault};
+use crate::helpers::*;
+use paygate::grpc::proto as pb;
+use std::path::Path;
+
+/// One way to spoil a delivery.
+type Spoil = Box<dyn Fn(&mut crate::emulators::paypal::Delivery)>;
+
+fn url(app: &TestApp) -> String {
+    format!("{}/webhooks/paypal/shop", app.http_base())
+}
+
+/// An authorized payment (manual capture) and its PayPal authorization id.
+async fn authorized(app: &TestApp, emu: &Emulator, key: &str, minor: i64) -> (pb::Payment, String) {
+    let req = pb::AuthorizeRequest {
+        idempotency_key: key.into(),
+        provider: "paypal".into(),
+        amount: Some(money(minor, "EUR")),
+        merchant_reference: key.into(),
+        ..Default::default()
+    };
+    let p = app.client().authorize(req).await.unwrap().into_inner();
+    let order = p.provider_reference.clone();
+    emu.approve(&order);
+    // The webhook alone completes the order (no return page).
+    let body = emu.event(
+        &format!("WH-{key}-approved"),
+        "CHECKOUT.ORDER.APPROVED",
+        emu.resource(&order),
+    );
+    assert_eq!(emu.deliver(&url(app), &body, &emu.delivery()).await, 200);
+    let p = app
+        .client()
+        .get_payment(get_req(&p.id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p.status(), pb::PaymentStatus::Authorized, "{p:?}");
+    let auth = emu.ledger().orders[&order].authorization.clone().unwrap();
+    (p, auth)
+}
+
+#[tokio::test]
+async fn paypal_forged_webhooks_are_rejected_and_store_nothing() {
+    let emu = Emulator::spawn().await;
+    let app = TestApp::spawn_paypal(&emu).await;
+    let (p, auth) = authorized(&app, &emu, "wh-forged", 2_000).await;
+    let fetches = emu.cert_fetches();
+    let body = emu.event(
+        "WH-FORGED-1",
+        "PAYMENT.AUTHORIZATION.VOIDED",
+        emu.resource(&auth),
+    );
+    let spoil: [(&str, Spoil); 5] = [
+        ("tampered body", Box::new(|d| d.tamper_body = true)),
+        (
+            "transmission id",
+            Box::new(|d| d.tamper_transmission_id = true),
+        ),
+        ("SHA1withRSA", Box::new(|d| d.algo = "SHA1withRSA".into())),
+        (
+            "webhook id",
+            Box::new(|d| d.webhook_id = "OTHERWEBHOOKID".into()),
+        ),
+        (
+            "foreign cert host",
+            Box::new(|d| d.cert_url = "https://evil.example/v1/notifications/certs/CERT-x".into()),
+        ),
+    ];
+    for (what, change) in spoil {
+        let mut d = emu.delivery();
+        change(&mut d);
+        assert_eq!(emu.deliver(&url(&app), &body, &d).await, 401, "{what}");
+    }
+    // The foreign host was never fetched; the emulator's certificate was fetched at most once.
+    assert!(emu.cert_fetches() <= fetches.max(1));
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric_value(
+            &metrics,
+            "paygate_webhooks_total{provider=\"paypal\",result=\"rejected_signature\"}"
+        ),
+        5.0,
+        "{metrics}"
+    );
+    // Nothing stored: the genuine delivery of the same event is still new.
+    assert_eq!(emu.deliver(&url(&app), &body, &emu.delivery()).await, 200);
+    let p = app
+        .client()
+        .get_payment(get_req(&p.id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        p.status(),
+        pb::PaymentStatus::Authorized,
+        "an unasked-for void changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn paypal_live_vectors_posted_to_a_sandbox_merchant_are_refused_unfetched() {
+    let emu = Emulator::spawn().await;
+    let app = TestApp::spawn_paypal(&emu).await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/paypal_webhooks");
+    let http = reqwest::Client::new();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() || dir.file_name().unwrap().to_string_lossy().starts_with('_') {
+            continue;
+        }
+        let headers: std::collections::BTreeMap<String, String> =
+            serde_json::from_slice(&std::fs::read(dir.join("headers.json")).unwrap()).unwrap();
+        let mut req = http
+            .post(url(&app))
+            .body(std::fs::read(dir.join("body.json")).unwrap());
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        // Live certificate URLs are off this sandbox merchant's allow-list: refused before any
+        // fetch. (Sandbox-URL vectors would be fetched from PayPal: not in an offline test.)
+        let live = std::fs::read_to_string(dir.join("headers.json"))
+            .unwrap()
+            .contains("https://api.paypal.com/");
+        if !live {
+            continue;
+        }
+        checked += 1;
+        assert_eq!(
+            req.send().await.unwrap().status().as_u16(),
+            401,
+            "{}",
+            dir.display()
+        );
+    }
+    assert_eq!(checked, 6, "vectors 07-12");
+    assert_eq!(emu.cert_fetches(), 0);
+}
+
+#[tokio::test]
+async fn paypal_events_are_deduplicated_and_unknown_types_ignored() {
+    let emu = Emulator::spawn().await;
+    let app = TestApp::spawn_paypal(&emu).await;
+    let (_, auth) = authorized(&app, &emu, "wh-dup", 1_500).await;
+    let body = emu.event(
+        "WH-AUTH-CREATED-1",
+        "PAYMENT.AUTHORIZATION.CREATED",
+        emu.resource(&auth),
+    );
+    assert_eq!(emu.deliver(&url(&app), &body, &emu.delivery()).await, 200);
+    assert_eq!(emu.deliver(&url(&app), &body, &emu.delivery()).await, 200);
+    let other = emu.event(
+        "WH-DISPUTE-1",
+        "CUSTOMER.DISPUTE.CREATED",
+        serde_json::json!({"id": "PP-D-1"}),
+    );
+    assert_eq!(emu.deliver(&url(&app), &other, &emu.delivery()).await, 200);
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric_value(
+            &metrics,
+            "paygate_webhooks_total{provider=\"paypal\",result=\"duplicate\"}"
+        ),
+        1.0,
+        "{metrics}"
+    );
+    assert!(
+        metric_value(
+            &metrics,
+            "paygate_webhooks_total{provider=\"paypal\",result=\"ignored\"}"
+        ) >= 2.0,
+        "{metrics}"
+    );
+    assert_eq!(emu.ledger().authorizations.len(), 1);
+}
+
+#[tokio::test]
+async fn paypal_capture_and_refund_events_settle_lost_operations_via_links() {
+    let emu = Emulator::spawn().await;
+    let app = TestApp::spawn_paypal(&emu).await;
+    let (p, _) = authorized(&app, &emu, "wh-links", 5_000).await;
+    let mut client = app.client();
+    emu.fail_next("capture_authorization", Fault::LoseAnswer);
+    let c = client
+        .capture(capture_req("wh-links-c", &p.id, None))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(c.status(), pb::PaymentStatus::Pending);
+    let capture = emu.ledger().captures.keys().next().unwrap().clone();
+    let body = emu.event(
+        "WH-CAP-1",
+        "PAYMENT.CAPTURE.COMPLETED",
+        emu.resource(&capture),
+    );
+    assert_eq!(emu.deliver(&url(&app), &body, &emu.delivery()).await, 200);
+    let c = client
+        .get_payment(get_req(&p.id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(c.status(), pb::PaymentStatus::Captured, "{c:?}");
+
+    emu.fail_next("refund_capture", Fault::LoseAnswer);
+    let r = client
+        .refund(refund_req("wh-links-r", &p.id, Some(money(1_200, "EUR"))))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.status(), pb::PaymentStatus::Pending);
+    let refund = emu.ledger().refunds.keys().next().unwrap().clone();
+    // The refund resource names its capture only through the `up` link.
+    let body = emu.event(
+        "WH-REF-1",
+        "PAYMENT.CAPTURE.REFUNDED",
+        emu.resource(&refund),
+    );
+    assert_eq!(emu.deliver(&url(&app), &body, &emu.delivery()).await, 200);
+    let r = client
+        .get_payment(get_req(&p.id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.status(), pb::PaymentStatus::PartiallyRefunded, "{r:?}");
+    assert_eq!(amount_of(r.refunded.as_ref()), (1_200, "EUR".into()));
+}
