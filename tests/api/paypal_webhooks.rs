@@ -229,3 +229,56 @@ async fn paypal_capture_and_refund_events_settle_lost_operations_via_links() {
     assert_eq!(r.status(), pb::PaymentStatus::PartiallyRefunded, "{r:?}");
     assert_eq!(amount_of(r.refunded.as_ref()), (1_200, "EUR".into()));
 }
+
+#[tokio::test]
+async fn paypal_api_mode_verifies_through_the_postback_with_the_raw_body() {
+    let emu = Emulator::spawn().await;
+    let mut merchant = paypal_merchant(&emu);
+    if let Some(pp) = &mut merchant.providers.paypal {
+        pp.webhook_verification = paygate::config::PaypalVerification::Api;
+    }
+    let app = TestApp::spawn_with(|s| s.merchants = vec![merchant]).await;
+    // Key order and spacing PayPal's way, not serde's: a re-serialising verifier would fail.
+    let body =
+        br#"{"id":"WH-API-1","event_type":"CUSTOMER.DISPUTE.CREATED", "resource":{"z":1,"a":{}}}"#;
+    assert_eq!(emu.deliver(&url(&app), body, &emu.delivery()).await, 200);
+    let mut d = emu.delivery();
+    d.tamper_body = true;
+    assert_eq!(emu.deliver(&url(&app), body, &d).await, 401);
+    assert_eq!(
+        emu.request_ids("verify_webhook_signature").len(),
+        0,
+        "the postback takes no request id"
+    );
+    assert_eq!(emu.cert_fetches(), 0, "api mode never fetches certificates");
+    emu.fail_next("verify_webhook_signature", Fault::Status(503));
+    assert_eq!(
+        emu.deliver(&url(&app), body, &emu.delivery()).await,
+        503,
+        "fail closed, PayPal retries"
+    );
+}
+
+#[tokio::test]
+async fn paypal_simulator_events_need_the_sandbox_opt_in() {
+    let emu = Emulator::spawn().await;
+    let body = emu.event(
+        "WH-SIM-1",
+        "CUSTOMER.DISPUTE.CREATED",
+        serde_json::json!({"id": "X1"}),
+    );
+    let mut d = emu.delivery();
+    d.webhook_id = "WEBHOOK_ID".into();
+    let app = TestApp::spawn_paypal(&emu).await;
+    assert_eq!(
+        emu.deliver(&url(&app), &body, &d).await,
+        401,
+        "off by default"
+    );
+    let mut merchant = paypal_merchant(&emu);
+    if let Some(pp) = &mut merchant.providers.paypal {
+        pp.accept_simulator_events = true;
+    }
+    let app = TestApp::spawn_with(|s| s.merchants = vec![merchant]).await;
+    assert_eq!(emu.deliver(&url(&app), &body, &d).await, 200);
+}

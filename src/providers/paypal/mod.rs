@@ -10,6 +10,7 @@ pub mod cert;
 mod client;
 pub mod convert;
 pub mod events;
+mod outcomes;
 mod verifier;
 pub mod webhook;
 pub mod wire;

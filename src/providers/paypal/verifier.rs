@@ -163,6 +163,11 @@ impl Verifier {
             .map_err(|_| SignatureError::MissingHeader("a UTF-8 JSON body"))?;
         let raw: &serde_json::value::RawValue =
             serde_json::from_str(text).map_err(|_| SignatureError::MissingHeader("a JSON body"))?;
+        // RawValue drops surrounding whitespace; PayPal would then vouch for bytes other than
+        // the ones received. Fail closed instead of verifying a neighbour of the body.
+        if raw.get().len() != text.len() {
+            return Err(SignatureError::Cert(cert::CertError::BadSignature).into());
+        }
         let req = Request {
             auth_algo: &t.auth_algo,
             cert_url: &t.cert_url,

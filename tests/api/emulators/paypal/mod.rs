@@ -18,7 +18,7 @@ pub const CLIENT_SECRET: &str = "emu-client-secret-do-not-log";
 pub const WEBHOOK_ID: &str = "8PT597110X687430LKGECATA";
 pub const LEAF_PEM: &str = include_str!("../../../fixtures/paypal_test_pki/leaf.pem");
 pub const ROOT_PEM: &str = include_str!("../../../fixtures/paypal_test_pki/ca.pem");
-const LEAF_KEY: &[u8] = include_bytes!("../../../fixtures/paypal_test_pki/leaf.pk8.der");
+pub(super) const LEAF_KEY: &[u8] = include_bytes!("../../../fixtures/paypal_test_pki/leaf.pk8.der");
 
 /// Misbehaviour for the next call of one operation.
 #[derive(Debug, Clone, Copy)]

@@ -16,6 +16,10 @@ pub fn router(emu: Emulator) -> Router {
     Router::new()
         .route("/v1/oauth2/token", post(token))
         .route("/v1/notifications/certs/{name}", get(cert))
+        .route(
+            "/v1/notifications/verify-webhook-signature",
+            post(verify_signature),
+        )
         .route("/v2/checkout/orders", post(create_order))
         .route("/v2/checkout/orders/{id}", get(get_order))
         .route("/v2/checkout/orders/{id}/{action}", post(order_action))
@@ -230,6 +234,50 @@ async fn refund(
     guarded(&emu, &headers, "refund_capture", |emu| {
         let base = emu.base();
         emu.ledger().refund(&base, &id, &body)
+    })
+    .await
+}
+
+/// The postback (§8.2): checks the signature over `webhook_event` exactly as it arrives in this
+/// request, so a paygate that re-serialised the body would get FAILURE.
+async fn verify_signature(
+    State(emu): State<Emulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Req {
+        auth_algo: String,
+        transmission_id: String,
+        transmission_sig: String,
+        transmission_time: String,
+        webhook_id: String,
+        webhook_event: Box<serde_json::value::RawValue>,
+    }
+    guarded(&emu, &headers, "verify_webhook_signature", |_| {
+        use base64::Engine as _;
+        let Ok(req) = serde_json::from_slice::<Req>(&body) else {
+            return error(400, "INVALID_REQUEST", "MALFORMED_REQUEST_JSON");
+        };
+        let crc = crc32fast::hash(req.webhook_event.get().as_bytes());
+        let message = format!(
+            "{}|{}|{}|{crc}",
+            req.transmission_id, req.transmission_time, req.webhook_id
+        );
+        let sig = base64::engine::general_purpose::STANDARD
+            .decode(&req.transmission_sig)
+            .unwrap_or_default();
+        let key = ring::signature::RsaKeyPair::from_pkcs8(super::LEAF_KEY).unwrap();
+        let public = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            key.public().as_ref(),
+        );
+        let ok =
+            req.auth_algo == "SHA256withRSA" && public.verify(message.as_bytes(), &sig).is_ok();
+        (
+            200,
+            json!({"verification_status": if ok { "SUCCESS" } else { "FAILURE" }}),
+        )
     })
     .await
 }
