@@ -31,18 +31,30 @@ impl PaymentService {
             tracing::warn!("PayPal event names no payment paygate knows; recorded");
             return self.record_only(&merchant, event).await;
         };
-        let decision = match self.decide(&merchant, &payment, event).await? {
-            Some(decision) => decision,
-            None => return self.record_only(&merchant, event).await,
-        };
-        let job = Write::ApplyWebhook {
-            provider: ProviderKind::Paypal,
-            event_id: event.id.clone(),
-            merchant: merchant.clone(),
-            payment_id: payment.id,
-            operation: decision.0,
-            outcome: decision.1,
-            now: Timestamp::now(),
+        let job = if let Some(refund) = external_refund(&payment, event) {
+            Write::ApplyExternalRefund {
+                provider: ProviderKind::Paypal,
+                event_id: event.id.clone(),
+                merchant: merchant.clone(),
+                payment_id: payment.id,
+                amount: refund.0,
+                provider_reference: refund.1,
+                caps: crate::providers::paypal::CAPABILITIES,
+                now: Timestamp::now(),
+            }
+        } else {
+            let Some(decision) = self.decide(&merchant, &payment, event).await? else {
+                return self.record_only(&merchant, event).await;
+            };
+            Write::ApplyWebhook {
+                provider: ProviderKind::Paypal,
+                event_id: event.id.clone(),
+                merchant: merchant.clone(),
+                payment_id: payment.id,
+                operation: decision.0,
+                outcome: decision.1,
+                now: Timestamp::now(),
+            }
         };
         match self.store.write(job).await.map_err(AppError::from)? {
             Written::Webhook(WebhookWritten::Applied(p)) => {
@@ -227,13 +239,44 @@ impl PaymentService {
                         },
                     )
                 }),
-            EventKind::CaptureReversed => {
-                tracing::error!(payment_id = %p.id, "PayPal reversed a capture (chargeback or reversal): operator attention needed");
-                None
-            }
+            // Reversals become refunds in `external_refund`; here only what is left over.
+            EventKind::CaptureReversed => None,
             EventKind::CapturePending | EventKind::AuthorizationCreated | EventKind::Other => None,
         })
     }
+}
+
+/// A refund paygate did not ask for: a reversal (chargeback), or a refund made in PayPal's
+/// dashboard, i.e. no refund operation carries its id and none is waiting for an answer (an
+/// open one could be a split refund whose parts arrive one by one: the reconciler settles it).
+fn external_refund(p: &Payment, event: &PaypalEvent) -> Option<(crate::domain::Money, String)> {
+    if !matches!(
+        event.kind,
+        EventKind::CaptureRefunded | EventKind::CaptureReversed
+    ) {
+        return None;
+    }
+    let id = event.resource_id.clone().filter(|id| is_paypal_id(id))?;
+    let refunds = || {
+        p.operations
+            .iter()
+            .filter(|o| o.kind == OperationKind::Refund)
+    };
+    let known = refunds().any(|o| {
+        o.provider_reference
+            .as_deref()
+            .is_some_and(|r| r.split(',').any(|part| part == id))
+    });
+    if known || refunds().any(|o| o.status.is_open()) {
+        return None;
+    }
+    let money = crate::domain::Money::new(event_minor(p, event)?, p.amount.currency()).ok()?;
+    if event.kind == EventKind::CaptureReversed {
+        tracing::error!(payment_id = %p.id, "PayPal reversed a capture (chargeback or reversal): recorded as a refund; operator attention needed");
+    } else {
+        tracing::warn!(payment_id = %p.id, "a refund made outside paygate: recorded");
+    }
+    Some((money, id))
 }
 
 /// PayPal ids are upper-case letters and digits: anything else is never looked up.

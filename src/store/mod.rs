@@ -124,6 +124,20 @@ pub enum Write {
         merchant: MerchantId,
         now: Timestamp,
     },
+    /// Records a verified provider event id and, if it is new, a refund paygate did not ask for
+    /// (made in the provider's dashboard, or a reversal) as a succeeded refund operation, within
+    /// the same rules as an API refund (never more than captured). Refused by the rules: the
+    /// event is recorded and ignored.
+    ApplyExternalRefund {
+        provider: ProviderKind,
+        event_id: String,
+        merchant: MerchantId,
+        payment_id: PaymentId,
+        amount: crate::domain::Money,
+        provider_reference: String,
+        caps: Capabilities,
+        now: Timestamp,
+    },
     /// Records a reconciliation attempt that settled nothing, and when to try again.
     Defer {
         operation: OperationId,

@@ -282,3 +282,82 @@ async fn paypal_simulator_events_need_the_sandbox_opt_in() {
     let app = TestApp::spawn_with(|s| s.merchants = vec![merchant]).await;
     assert_eq!(emu.deliver(&url(&app), &body, &d).await, 200);
 }
+
+#[tokio::test]
+async fn paypal_dashboard_refunds_and_reversals_are_recorded_as_refunds_via_the_up_link() {
+    let emu = Emulator::spawn().await;
+    let app = TestApp::spawn_paypal(&emu).await;
+    let (p, _) = authorized(&app, &emu, "wh-ext", 9_000).await;
+    let mut client = app.client();
+    let c = client
+        .capture(capture_req("wh-ext-c", &p.id, None))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(c.status(), pb::PaymentStatus::Captured);
+    let capture = emu.ledger().captures.keys().next().unwrap().clone();
+
+    // The merchant refunds 10.00 in PayPal's dashboard: paygate learns it from the webhook.
+    let base = emu.base();
+    let (status, refund) = emu.ledger().refund(
+        &base,
+        &capture,
+        &serde_json::json!({"amount": {"currency_code": "EUR", "value": "10.00"}}),
+    );
+    assert_eq!(status, 201);
+    let body = emu.event("WH-EXT-REF", "PAYMENT.CAPTURE.REFUNDED", refund);
+    assert_eq!(emu.deliver(&url(&app), &body, &emu.delivery()).await, 200);
+    assert_eq!(
+        emu.deliver(&url(&app), &body, &emu.delivery()).await,
+        200,
+        "duplicate"
+    );
+    let r = client
+        .get_payment(get_req(&p.id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.status(), pb::PaymentStatus::PartiallyRefunded, "{r:?}");
+    assert_eq!(amount_of(r.refunded.as_ref()), (1_000, "EUR".into()));
+
+    // A chargeback reverses 20.00: recorded as a refund (and logged for an operator).
+    let reversal = serde_json::json!({
+        "id": "9RV12345AB6789012", "status": "COMPLETED", "note_to_payer": "Payment reversed",
+        "amount": {"currency_code": "EUR", "value": "20.00"},
+        "links": [{"href": format!("{base}/v2/payments/captures/{capture}"), "rel": "up", "method": "GET"}]
+    });
+    let body = emu.event("WH-EXT-REV", "PAYMENT.CAPTURE.REVERSED", reversal);
+    assert_eq!(emu.deliver(&url(&app), &body, &emu.delivery()).await, 200);
+    let r = client
+        .get_payment(get_req(&p.id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        amount_of(r.refunded.as_ref()),
+        (3_000, "EUR".into()),
+        "{r:?}"
+    );
+    let refunds: Vec<_> = r
+        .operations
+        .iter()
+        .filter(|o| o.kind() == pb::OperationKind::Refund)
+        .collect();
+    assert_eq!(refunds.len(), 2);
+    assert_eq!(refunds[1].provider_reference, "9RV12345AB6789012");
+
+    // More than is left to refund is never applied.
+    let too_much = serde_json::json!({
+        "id": "9RV99999AB6789012", "status": "COMPLETED",
+        "amount": {"currency_code": "EUR", "value": "999.00"},
+        "links": [{"href": format!("{base}/v2/payments/captures/{capture}"), "rel": "up", "method": "GET"}]
+    });
+    let body = emu.event("WH-EXT-REV2", "PAYMENT.CAPTURE.REVERSED", too_much);
+    assert_eq!(emu.deliver(&url(&app), &body, &emu.delivery()).await, 200);
+    let r = client
+        .get_payment(get_req(&p.id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(amount_of(r.refunded.as_ref()), (3_000, "EUR".into()));
+}
