@@ -23,6 +23,7 @@ mod list;
 mod ops;
 mod paypal;
 mod paypal_cli;
+mod paypal_recovery;
 mod paypal_webhooks;
 mod reaping;
 mod return_pages;

@@ -2,13 +2,12 @@
 //! The buyer's approval is driven on the emulator, the buyer's return through paygate's real
 //! return page, and every money movement is checked on the emulator's own ledger.
 
-use crate::emulators::paypal::{Emulator, Fault};
+use crate::emulators::paypal::Emulator;
 use crate::helpers::*;
 use paygate::grpc::proto as pb;
-use std::time::Duration;
 use tonic::Code;
 
-fn paypal_req(key: &str, minor: i64, mode: pb::CaptureMode) -> pb::AuthorizeRequest {
+pub(crate) fn paypal_req(key: &str, minor: i64, mode: pb::CaptureMode) -> pb::AuthorizeRequest {
     pb::AuthorizeRequest {
         idempotency_key: key.to_owned(),
         provider: "paypal".to_owned(),
@@ -19,12 +18,12 @@ fn paypal_req(key: &str, minor: i64, mode: pb::CaptureMode) -> pb::AuthorizeRequ
     }
 }
 
-fn eur(minor: i64) -> Option<pb::Money> {
+pub(crate) fn eur(minor: i64) -> Option<pb::Money> {
     Some(money(minor, "EUR"))
 }
 
 /// Authorize: REQUIRES_ACTION with the emulator's approval page; returns the payment and order id.
-async fn requires_action(
+pub(crate) async fn requires_action(
     app: &TestApp,
     key: &str,
     minor: i64,
@@ -50,7 +49,7 @@ async fn requires_action(
 }
 
 /// The buyer's browser comes back to paygate's return page (`ok` or `cancel`).
-async fn buyer_returns(app: &TestApp, payment: &str, order: &str, outcome: &str) {
+pub(crate) async fn buyer_returns(app: &TestApp, payment: &str, order: &str, outcome: &str) {
     let url = format!(
         "{}/return/paypal/shop/{payment}/{outcome}?token={order}&PayerID=EMUPAYER",
         app.http_base()
@@ -63,7 +62,7 @@ async fn buyer_returns(app: &TestApp, payment: &str, order: &str, outcome: &str)
     assert!(status < 500, "return page answered {status}");
 }
 
-async fn get(app: &TestApp, id: &str) -> pb::Payment {
+pub(crate) async fn get(app: &TestApp, id: &str) -> pb::Payment {
     app.client()
         .get_payment(get_req(id))
         .await
@@ -71,12 +70,26 @@ async fn get(app: &TestApp, id: &str) -> pb::Payment {
         .into_inner()
 }
 
-async fn authorized_payment(app: &TestApp, emu: &Emulator, key: &str, minor: i64) -> pb::Payment {
+pub(crate) async fn authorized_payment(
+    app: &TestApp,
+    emu: &Emulator,
+    key: &str,
+    minor: i64,
+) -> pb::Payment {
     let (p, order) = requires_action(app, key, minor, pb::CaptureMode::Manual).await;
     emu.approve(&order);
     buyer_returns(app, &p.id, &order, "ok").await;
     let p = get(app, &p.id).await;
     assert_eq!(p.status(), pb::PaymentStatus::Authorized, "{p:?}");
+    assert_eq!(
+        p.provider_reference, order,
+        "the payment keeps the order id"
+    );
+    let auth = &p.operations[0];
+    assert!(
+        auth.provider_reference.starts_with("AUTH"),
+        "the operation keeps the authorization id: {auth:?}"
+    );
     p
 }
 
@@ -261,59 +274,6 @@ async fn paypal_return_page_and_webhook_race_to_one_authorization() {
 }
 
 #[tokio::test]
-async fn paypal_capture_with_a_lost_answer_is_reconciled_with_the_same_request_id() {
-    let emu = Emulator::spawn().await;
-    let merchant = paypal_merchant(&emu);
-    let app = TestApp::spawn_with(|s| {
-        s.merchants = vec![merchant];
-        s.server.provider_timeout = Duration::from_secs(1);
-    })
-    .await;
-    let p = authorized_payment(&app, &emu, "pp-lost", 6_000).await;
-    emu.fail_next("capture_authorization", Fault::LoseAnswer);
-    let pending = app
-        .client()
-        .capture(capture_req("pp-lost-c", &p.id, None))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(pending.status(), pb::PaymentStatus::Pending, "{pending:?}");
-    let mut settled = pending;
-    for _ in 0..100 {
-        settled = get(&app, &p.id).await;
-        if settled.status() != pb::PaymentStatus::Pending {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(settled.status(), pb::PaymentStatus::Captured, "{settled:?}");
-    assert_eq!(emu.ledger().captures.len(), 1, "one capture at PayPal");
-    let ids = emu.request_ids("capture_authorization");
-    assert!(
-        ids.len() >= 2 && ids.iter().all(|id| id == &ids[0]),
-        "{ids:?}"
-    );
-}
-
-#[tokio::test]
-async fn paypal_rate_limit_is_retried_and_expired_tokens_are_refreshed_once() {
-    let emu = Emulator::spawn().await;
-    let app = TestApp::spawn_paypal(&emu).await;
-    let p = authorized_payment(&app, &emu, "pp-429", 3_000).await;
-    emu.fail_next("capture_authorization", Fault::RateLimit);
-    emu.ledger().tokens.clear(); // every token paygate holds is now refused (401)
-    let c = app
-        .client()
-        .capture(capture_req("pp-429-c", &p.id, None))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(c.status(), pb::PaymentStatus::Captured, "{c:?}");
-    assert_eq!(emu.token_fetches(), 2, "one refresh after the 401");
-    assert_eq!(emu.ledger().captures.len(), 1);
-}
-
-#[tokio::test]
 async fn paypal_hundred_concurrent_calls_share_one_oauth_token() {
     let emu = Emulator::spawn().await;
     let app = TestApp::spawn_paypal(&emu).await;
@@ -336,71 +296,23 @@ async fn paypal_hundred_concurrent_calls_share_one_oauth_token() {
     );
 }
 
-/// paygate on the emulator with a 1 s provider timeout, so the reconciler looks after 2 s.
-async fn quick_reconcile(emu: &Emulator) -> TestApp {
-    let merchant = paypal_merchant(emu);
-    TestApp::spawn_with(|s| {
-        s.merchants = vec![merchant];
-        s.server.provider_timeout = Duration::from_secs(1);
-    })
-    .await
-}
-
-async fn settled(app: &TestApp, id: &str) -> pb::Payment {
-    for _ in 0..100 {
-        let p = get(app, id).await;
-        if p.status() != pb::PaymentStatus::Pending {
-            return p;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("payment {id} still pending");
-}
-
 #[tokio::test]
-async fn paypal_order_creation_answered_5xx_without_acting_fails_cleanly() {
+async fn paypal_return_page_without_approval_changes_nothing() {
     let emu = Emulator::spawn().await;
-    let app = quick_reconcile(&emu).await;
-    emu.fail_next("create_order", Fault::Status(503));
-    let p = app
-        .client()
-        .authorize(paypal_req("pp-503", 1_000, pb::CaptureMode::Manual))
-        .await
-        .unwrap()
-        .into_inner();
+    let app = TestApp::spawn_paypal(&emu).await;
+    let (p, order) =
+        requires_action(&app, "pp-forged-return", 1_234, pb::CaptureMode::Manual).await;
+    // A browser that claims success without approving at PayPal.
+    buyer_returns(&app, &p.id, &order, "ok").await;
+    let p = get(&app, &p.id).await;
+    assert_eq!(p.status(), pb::PaymentStatus::RequiresAction, "{p:?}");
+    assert!(emu.ledger().authorizations.is_empty());
+    // Approving later still completes it, once.
+    emu.approve(&order);
+    buyer_returns(&app, &p.id, &order, "ok").await;
     assert_eq!(
-        p.status(),
-        pb::PaymentStatus::Pending,
-        "a POST 5xx is an unknown outcome: {p:?}"
+        get(&app, &p.id).await.status(),
+        pb::PaymentStatus::Authorized
     );
-    let p = settled(&app, &p.id).await;
-    assert_eq!(
-        p.status(),
-        pb::PaymentStatus::Failed,
-        "no order id: the buyer never got a link: {p:?}"
-    );
-    assert!(emu.ledger().orders.is_empty());
-}
-
-#[tokio::test]
-async fn paypal_slow_capture_times_out_and_is_captured_once() {
-    let emu = Emulator::spawn().await;
-    let app = quick_reconcile(&emu).await;
-    let p = authorized_payment(&app, &emu, "pp-slow", 8_000).await;
-    emu.fail_next("capture_authorization", Fault::Slow(Duration::from_secs(3)));
-    let c = app
-        .client()
-        .capture(capture_req("pp-slow-c", &p.id, None))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(c.status(), pb::PaymentStatus::Pending, "{c:?}");
-    let c = settled(&app, &p.id).await;
-    assert_eq!(c.status(), pb::PaymentStatus::Captured, "{c:?}");
-    tokio::time::sleep(Duration::from_secs(2)).await; // let the slow request finish at the emulator
-    assert_eq!(
-        emu.ledger().captures.len(),
-        1,
-        "the late request replays, it does not capture again"
-    );
+    assert_eq!(emu.ledger().authorizations.len(), 1);
 }

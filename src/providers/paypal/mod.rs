@@ -67,6 +67,9 @@ impl PaypalClient {
             timeout,
         )?;
         let env = cert::Environment::from_base_url(&settings.base_url);
+        if settings.accept_simulator_events && env == cert::Environment::Live {
+            tracing::warn!(merchant = %merchant, "accept_simulator_events is ignored for a live PayPal merchant");
+        }
         let verifier = verifier::Verifier::new(verifier::VerifierConfig {
             mode: settings.webhook_verification,
             webhook_id: settings.webhook_id.clone(),
