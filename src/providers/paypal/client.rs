@@ -20,6 +20,8 @@ const MAX_REPLY_BYTES: usize = 1 << 20;
 const RATE_LIMIT_RETRIES: u32 = 2;
 /// The longest paygate waits for one `Retry-After`: the caller's deadline matters more.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// A certificate fetch happens inside a webhook delivery: fail fast, PayPal retries on 503.
+const CERT_FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A failed exchange, typed by what it means for money.
 #[derive(Debug)]
@@ -39,6 +41,8 @@ pub struct Outbound {
     pub headers: Vec<(&'static str, String)>,
     pub body: Option<(Vec<u8>, &'static str)>,
     pub max_bytes: usize,
+    /// Shorter than the client's total timeout where a slow answer is useless (certificates).
+    pub timeout: Option<Duration>,
 }
 
 pub struct Reply {
@@ -104,6 +108,9 @@ impl PaypalApi {
     /// policy (tokens, retries, classification) sits above it.
     pub async fn send(&self, req: Outbound) -> Result<Reply, SendError> {
         let mut builder = self.http.request(req.method, req.url);
+        if let Some(timeout) = req.timeout {
+            builder = builder.timeout(timeout);
+        }
         for (name, value) in req.headers {
             builder = builder.header(name, value);
         }
@@ -169,6 +176,7 @@ impl PaypalApi {
                 "application/x-www-form-urlencoded",
             )),
             max_bytes: MAX_REPLY_BYTES,
+            timeout: None,
         };
         let reply = self.send(req).await.map_err(|e| match e {
             SendError::NotDelivered(r) | SendError::NoAnswer(r) => CallError::NotSent(r),
@@ -241,6 +249,7 @@ impl PaypalApi {
                 headers,
                 body: payload.clone().map(|p| (p, "application/json")),
                 max_bytes: MAX_REPLY_BYTES,
+                timeout: None,
             };
             let reply = match self.send(req).await {
                 Ok(reply) => reply,
@@ -287,6 +296,7 @@ impl PaypalApi {
             headers: Vec::new(),
             body: None,
             max_bytes: 16 * 1024,
+            timeout: Some(CERT_FETCH_TIMEOUT),
         };
         let reply = self.send(req).await.map_err(|e| format!("{e:?}"))?;
         if reply.status != StatusCode::OK {
