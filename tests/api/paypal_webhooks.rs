@@ -361,3 +361,62 @@ async fn paypal_dashboard_refunds_and_reversals_are_recorded_as_refunds_via_the_
         .into_inner();
     assert_eq!(amount_of(r.refunded.as_ref()), (3_000, "EUR".into()));
 }
+
+#[tokio::test]
+async fn paypal_out_of_order_events_settle_once_and_late_ones_are_ignored() {
+    let emu = Emulator::spawn().await;
+    let app = TestApp::spawn_paypal(&emu).await;
+    let req = pb::AuthorizeRequest {
+        idempotency_key: "wh-ooo".into(),
+        provider: "paypal".into(),
+        amount: Some(money(4_400, "EUR")),
+        capture_mode: pb::CaptureMode::Automatic.into(),
+        ..Default::default()
+    };
+    let p = app.client().authorize(req).await.unwrap().into_inner();
+    let order = p.provider_reference.clone();
+    emu.approve(&order);
+    // PayPal completed the order itself; the capture event overtakes the approval event.
+    let base = emu.base();
+    assert_eq!(emu.ledger().capture_order(&base, &order).0, 201);
+    let capture = emu.ledger().orders[&order].capture.clone().unwrap();
+    let completed = emu.event(
+        "WH-OOO-CAP",
+        "PAYMENT.CAPTURE.COMPLETED",
+        emu.resource(&capture),
+    );
+    assert_eq!(
+        emu.deliver(&url(&app), &completed, &emu.delivery()).await,
+        200
+    );
+    let p = app
+        .client()
+        .get_payment(get_req(&p.id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p.status(), pb::PaymentStatus::Captured, "{p:?}");
+    let approved = emu.event(
+        "WH-OOO-APP",
+        "CHECKOUT.ORDER.APPROVED",
+        emu.resource(&order),
+    );
+    assert_eq!(
+        emu.deliver(&url(&app), &approved, &emu.delivery()).await,
+        200
+    );
+    assert_eq!(
+        emu.ledger().captures.len(),
+        1,
+        "the late approval captures nothing more"
+    );
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric_value(
+            &metrics,
+            "paygate_webhooks_total{provider=\"paypal\",result=\"applied\"}"
+        ),
+        1.0,
+        "{metrics}"
+    );
+}
