@@ -31,14 +31,15 @@ impl PaymentService {
             tracing::warn!("PayPal event names no payment paygate knows; recorded");
             return self.record_only(&merchant, event).await;
         };
-        let job = if let Some(refund) = external_refund(&payment, event) {
-            Write::ApplyExternalRefund {
+        let job = if let Some((kind, amount, reference)) = external_operation(&payment, event) {
+            Write::ApplyExternalOperation {
                 provider: ProviderKind::Paypal,
                 event_id: event.id.clone(),
                 merchant: merchant.clone(),
                 payment_id: payment.id,
-                amount: refund.0,
-                provider_reference: refund.1,
+                kind,
+                amount,
+                provider_reference: reference,
                 caps: crate::providers::paypal::CAPABILITIES,
                 now: Timestamp::now(),
             }
@@ -173,20 +174,14 @@ impl PaymentService {
                     )
                 })
             }
-            EventKind::AuthorizationVoided => {
-                let void = open_of(p, OperationKind::Void, None);
-                if void.is_none() {
-                    tracing::warn!(payment_id = %p.id, "PayPal voided the authorization on its own (expiry?); captures will be refused");
-                }
-                void.map(|op| {
-                    (
-                        op.id,
-                        Outcome::Succeeded {
-                            provider_reference: None,
-                        },
-                    )
-                })
-            }
+            EventKind::AuthorizationVoided => open_of(p, OperationKind::Void, None).map(|op| {
+                (
+                    op.id,
+                    Outcome::Succeeded {
+                        provider_reference: None,
+                    },
+                )
+            }),
             EventKind::CaptureCompleted if automatic => {
                 open_auth.filter(|op| amount_is(op, event)).map(|op| {
                     (
@@ -249,14 +244,20 @@ impl PaymentService {
 /// A refund paygate did not ask for: a reversal (chargeback), or a refund made in PayPal's
 /// dashboard, i.e. no refund operation carries its id and none is waiting for an answer (an
 /// open one could be a split refund whose parts arrive one by one: the reconciler settles it).
-fn external_refund(p: &Payment, event: &PaypalEvent) -> Option<(crate::domain::Money, String)> {
+fn external_operation(
+    p: &Payment,
+    event: &PaypalEvent,
+) -> Option<(OperationKind, Option<crate::domain::Money>, String)> {
+    let id = event.resource_id.clone().filter(|id| is_paypal_id(id))?;
+    if event.kind == EventKind::AuthorizationVoided {
+        return external_void(p, event, id);
+    }
     if !matches!(
         event.kind,
         EventKind::CaptureRefunded | EventKind::CaptureReversed
     ) {
         return None;
     }
-    let id = event.resource_id.clone().filter(|id| is_paypal_id(id))?;
     let refunds = || {
         p.operations
             .iter()
@@ -276,7 +277,29 @@ fn external_refund(p: &Payment, event: &PaypalEvent) -> Option<(crate::domain::M
     } else {
         tracing::warn!(payment_id = %p.id, "a refund made outside paygate: recorded");
     }
-    Some((money, id))
+    Some((OperationKind::Refund, Some(money), id))
+}
+
+/// PayPal voided the authorization itself (end of validity) or someone voided it in the
+/// dashboard: the payment becomes VOIDED if nothing was captured (else the rules refuse and the
+/// event is only recorded). A void paygate is waiting for is settled by `decide` instead.
+fn external_void(
+    p: &Payment,
+    event: &PaypalEvent,
+    id: String,
+) -> Option<(OperationKind, Option<crate::domain::Money>, String)> {
+    let ours = p
+        .operations
+        .iter()
+        .any(|o| o.kind == OperationKind::Void && o.status.is_open());
+    let this_authorization = p.operations.iter().any(|o| {
+        o.kind == OperationKind::Authorize && o.provider_reference.as_deref() == Some(id.as_str())
+    });
+    if ours || !this_authorization || event_minor(p, event) != Some(p.amount.minor()) {
+        return None;
+    }
+    tracing::warn!(payment_id = %p.id, "PayPal voided the authorization on its own (expiry or dashboard): recorded as a void");
+    Some((OperationKind::Void, None, id))
 }
 
 /// PayPal ids are upper-case letters and digits: anything else is never looked up.

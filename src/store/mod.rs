@@ -124,16 +124,18 @@ pub enum Write {
         merchant: MerchantId,
         now: Timestamp,
     },
-    /// Records a verified provider event id and, if it is new, a refund paygate did not ask for
-    /// (made in the provider's dashboard, or a reversal) as a succeeded refund operation, within
-    /// the same rules as an API refund (never more than captured). Refused by the rules: the
+    /// Records a verified provider event id and, if it is new, an operation paygate did not ask
+    /// for (a refund made in the provider's dashboard, a reversal, a void at the end of an
+    /// authorization's validity) as a succeeded operation, within the same rules as the API's
+    /// (never more than captured, void only before any capture). Refused by the rules: the
     /// event is recorded and ignored.
-    ApplyExternalRefund {
+    ApplyExternalOperation {
         provider: ProviderKind,
         event_id: String,
         merchant: MerchantId,
         payment_id: PaymentId,
-        amount: crate::domain::Money,
+        kind: OperationKind,
+        amount: Option<crate::domain::Money>,
         provider_reference: String,
         caps: Capabilities,
         now: Timestamp,

@@ -97,8 +97,8 @@ async fn paypal_forged_webhooks_are_rejected_and_store_nothing() {
         .into_inner();
     assert_eq!(
         p.status(),
-        pb::PaymentStatus::Authorized,
-        "an unasked-for void changes nothing"
+        pb::PaymentStatus::Voided,
+        "PayPal's own void (end of validity) is applied"
     );
 }
 

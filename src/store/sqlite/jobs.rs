@@ -121,11 +121,12 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
                 WebhookWritten::Ignored
             }))
         }
-        Write::ApplyExternalRefund {
+        Write::ApplyExternalOperation {
             provider,
             event_id,
             merchant,
             payment_id,
+            kind,
             amount,
             provider_reference,
             caps,
@@ -135,13 +136,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             if payment.merchant != *merchant {
                 return Err(JobError::Clean(StoreError::NotFound));
             }
-            let op = payment.begin(
-                crate::domain::OperationKind::Refund,
-                Some(*amount),
-                false,
-                *caps,
-                *now,
-            );
+            let op = payment.begin(*kind, *amount, false, *caps, *now);
             let inserted = sqlx::query(
                 "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
                  VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
