@@ -26,6 +26,9 @@ async fn main() -> ExitCode {
             }
         };
     }
+    if let Command::Paypal(args) = cli.command {
+        return cli::paypal::run(args);
+    }
     let settings = match settings {
         Ok(s) => s,
         Err(e) => {
@@ -41,7 +44,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => cli::migrate(&settings).await,
         Command::MockProcessor { listen } => cli::mock_processor(listen).await,
-        Command::CheckConfig | Command::Call(_) | Command::Cmi(_) => Ok(()),
+        Command::CheckConfig | Command::Call(_) | Command::Cmi(_) | Command::Paypal(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

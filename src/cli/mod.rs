@@ -1,9 +1,10 @@
 //! The command line: `serve`, `migrate`, `check-config`, `mock-processor`, `call` and the
-//! operator tools (`cmi`).
+//! operator tools (`cmi hash|verify`, `paypal verify-webhook`).
 
 pub mod call;
 pub mod cmi;
 pub mod json;
+pub mod paypal;
 
 use crate::config::Settings;
 use crate::store::{Store, StoreOptions};
@@ -27,7 +28,7 @@ pub struct Cli {
 }
 
 #[derive(clap::Subcommand, Debug)]
-#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum Command {
     /// Run the service: gRPC API and HTTP side port.
     Serve,
@@ -45,6 +46,8 @@ pub enum Command {
     /// CMI operator tools: compute or check a ver3 hash offline.
     #[command(subcommand)]
     Cmi(cmi::CmiCommand),
+    /// PayPal operator tools: `paypal verify-webhook`.
+    Paypal(paypal::PaypalArgs),
 }
 
 /// `paygate check-config`: the summary on stdout, or every problem with its key.

@@ -197,5 +197,8 @@ fn paypal(at: &str, raw: RawPaypal, env: Env<'_>, p: &mut Problems) -> Option<Pa
         webhook_id: webhook_id?,
         base_url: base_url?,
         webhook_verification: raw.webhook_verification,
+        accept_simulator_events: raw.accept_simulator_events,
+        test_cert_origins: Vec::new(),
+        test_trust_roots_pem: Vec::new(),
     })
 }

@@ -167,6 +167,14 @@ pub struct PaypalSettings {
     pub webhook_id: String,
     pub base_url: reqwest::Url,
     pub webhook_verification: PaypalVerification,
+    /// Accept Webhooks-simulator events (signed with the literal `WEBHOOK_ID`). Off by default,
+    /// and ignored for live merchants (specs/paypal.md §8.3).
+    pub accept_simulator_events: bool,
+    /// Tests only (no config key): extra origins certificates may be fetched from, e.g. an
+    /// emulator on loopback. Production trusts PayPal's own hosts only.
+    pub test_cert_origins: Vec<reqwest::Url>,
+    /// Tests only (no config key): extra trust roots (PEM) for signing certificates.
+    pub test_trust_roots_pem: Vec<String>,
 }
 
 /// How PayPal webhooks are verified: offline with the signing certificate, or by asking PayPal.

@@ -139,6 +139,8 @@ pub(super) struct RawPaypal {
     pub base_url: String,
     #[serde(default)]
     pub webhook_verification: PaypalVerification,
+    #[serde(default)]
+    pub accept_simulator_events: bool,
 }
 
 /// Keys whose value is a literal secret: a type error on them must not echo the value.

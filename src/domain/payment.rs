@@ -386,7 +386,9 @@ impl Payment {
                 match kind {
                     OperationKind::Authorize => {
                         self.next_action = None;
-                        if provider_reference.is_some() {
+                        // The payment keeps the first id the provider gave it (PayPal: the
+                        // order id); the operation keeps its own (PayPal: the authorization).
+                        if self.provider_reference.is_none() {
                             self.provider_reference = provider_reference;
                         }
                         if automatic {

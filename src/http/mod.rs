@@ -3,6 +3,7 @@
 
 mod cmi_callback;
 mod health;
+mod paypal_webhooks;
 mod return_pages;
 mod webhooks;
 
@@ -41,6 +42,12 @@ pub fn router(state: HttpState) -> Router {
         .route(
             "/webhooks/cmi/{merchant}",
             post(cmi_callback::receive).layer(DefaultBodyLimit::max(limit)),
+        )
+        // PayPal's verification is async (certificate fetch); its own route wins over the
+        // generic one because a static segment beats a parameter.
+        .route(
+            "/webhooks/paypal/{merchant}",
+            post(paypal_webhooks::receive).layer(DefaultBodyLimit::max(limit)),
         )
         .route(
             "/webhooks/{provider}/{merchant}",

@@ -4,12 +4,13 @@
 pub mod cmi;
 pub mod http_client;
 pub mod mock;
+pub mod paypal;
 pub mod registry;
 pub mod urls;
 pub mod webhook;
 
 use crate::domain::{
-    AuthorizeCommand, Capabilities, MerchantId, Operation, Outcome, Payment, ProviderKind,
+    AuthorizeCommand, Capabilities, MerchantId, Money, Operation, Outcome, Payment, ProviderKind,
 };
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
@@ -46,6 +47,7 @@ pub enum ProviderError {
 pub enum AnyProvider {
     Mock(mock::MockClient),
     Cmi(cmi::CmiClient),
+    Paypal(Box<paypal::PaypalClient>),
 }
 
 impl AnyProvider {
@@ -53,6 +55,7 @@ impl AnyProvider {
         match self {
             Self::Mock(_) => ProviderKind::Mock,
             Self::Cmi(_) => ProviderKind::Cmi,
+            Self::Paypal(_) => ProviderKind::Paypal,
         }
     }
 
@@ -60,6 +63,7 @@ impl AnyProvider {
         match self {
             Self::Mock(_) => mock::CAPABILITIES,
             Self::Cmi(_) => cmi::CAPABILITIES,
+            Self::Paypal(_) => paypal::CAPABILITIES,
         }
     }
 
@@ -72,6 +76,7 @@ impl AnyProvider {
         match self {
             Self::Mock(c) => c.authorize(p, op, cmd).await,
             Self::Cmi(c) => Ok(c.authorize(p, op, cmd)),
+            Self::Paypal(c) => c.authorize(p, op, cmd).await,
         }
     }
 
@@ -79,6 +84,7 @@ impl AnyProvider {
         match self {
             Self::Mock(c) => c.capture(p, op).await,
             Self::Cmi(c) => c.capture(p, op).await,
+            Self::Paypal(c) => c.capture(p, op).await,
         }
     }
 
@@ -86,6 +92,7 @@ impl AnyProvider {
         match self {
             Self::Mock(c) => c.void(p, op).await,
             Self::Cmi(c) => c.void(p, op).await,
+            Self::Paypal(c) => c.void(p, op).await,
         }
     }
 
@@ -93,6 +100,7 @@ impl AnyProvider {
         match self {
             Self::Mock(c) => c.refund(p, op).await,
             Self::Cmi(c) => c.refund(p, op).await,
+            Self::Paypal(c) => c.refund(p, op).await,
         }
     }
 
@@ -109,6 +117,9 @@ impl AnyProvider {
             Self::Mock(c) => c.verify_webhook(merchant, headers, body, now_unix),
             // CMI posts to its own route, which answers with CMI's keywords.
             Self::Cmi(_) => Err(WebhookRejection::OtherRoute),
+            // PayPal's check may fetch a certificate or ask PayPal: it has its own async route
+            // (`http/paypal_webhooks.rs`), so this synchronous path refuses.
+            Self::Paypal(_) => Err(WebhookRejection::NotConfigured),
         }
     }
 
@@ -128,11 +139,13 @@ impl AnyProvider {
                 c.status(op).await
             }
             Self::Cmi(c) => c.customer_returned(p, op, back).await,
+            Self::Paypal(c) => c.customer_returned(p, op, back).await,
         }
     }
 
     /// What the provider did under this operation's key; `None` if it never received it.
-    /// `p` is the operation's payment (CMI queries by the payment's order id).
+    /// `p` is the payment as stored (CMI queries by its order id; PayPal needs its order and
+    /// authorization ids).
     pub async fn status(
         &self,
         p: &Payment,
@@ -141,6 +154,17 @@ impl AnyProvider {
         match self {
             Self::Mock(c) => c.status(op).await,
             Self::Cmi(c) => c.status(p, op).await,
+            Self::Paypal(c) => c.status(p, op).await,
+        }
+    }
+
+    /// Whether the provider can carry this amount at all (PayPal: no MAD, whole HUF/TWD).
+    /// `Err((reason, message))` is an INVALID_ARGUMENT before anything is stored or sent.
+    pub fn check_amount(&self, amount: Money) -> Result<(), (&'static str, String)> {
+        match self {
+            // CMI refuses currencies it does not take when it builds the form (unsupported_currency).
+            Self::Mock(_) | Self::Cmi(_) => Ok(()),
+            Self::Paypal(c) => c.check_amount(amount),
         }
     }
 }

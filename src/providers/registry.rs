@@ -11,6 +11,7 @@ use crate::providers::cmi::CmiClient;
 use crate::providers::mock::MockClient;
 use crate::providers::mock::api::MockApi;
 use crate::providers::mock::webhook::WebhookSecret;
+use crate::providers::paypal::PaypalClient;
 use crate::providers::urls::PublicUrls;
 use crate::providers::{AnyProvider, Providers};
 use crate::telemetry::Metrics;
@@ -88,8 +89,15 @@ pub fn build(
                     .with_context(|| format!("merchant {}: providers.cmi.base_url", merchant.id))?;
             providers.insert(merchant.id.clone(), AnyProvider::Cmi(client));
         }
-        if merchant.providers.paypal.is_some() {
-            tracing::warn!(merchant = %merchant.id, "the PayPal adapter is not in this build yet");
+        if let Some(paypal) = &merchant.providers.paypal {
+            let client = PaypalClient::new(
+                paypal,
+                merchant.id.clone(),
+                urls.clone(),
+                settings.server.provider_timeout,
+            )
+            .with_context(|| format!("merchant {}: providers.paypal", merchant.id))?;
+            providers.insert(merchant.id.clone(), AnyProvider::Paypal(Box::new(client)));
         }
     }
     Ok(providers)

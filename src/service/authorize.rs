@@ -46,6 +46,11 @@ impl PaymentService {
             );
             return Err(AppError::Invalid(bad));
         }
+        if let Err((reason, message)) = provider.check_amount(cmd.amount) {
+            let mut bad = FieldViolations::default();
+            bad.add("amount.currency", reason, message);
+            return Err(AppError::Invalid(bad));
+        }
         let claim = KeyClaim {
             merchant: merchant.clone(),
             method: "Authorize",

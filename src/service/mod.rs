@@ -11,6 +11,7 @@ pub mod cmi_callback;
 mod customer_return;
 mod idempotency;
 mod operations;
+mod paypal_events;
 mod queries;
 mod reconcile;
 mod watch_events;
@@ -106,6 +107,7 @@ impl PaymentService {
             label,
             started.elapsed(),
         );
+        // A refusal is not a replayable result either: the key is released like "not sent".
         let release_key = not_sent.is_some() || refused.is_some();
         let job = Write::Settle {
             payment_id,
@@ -127,6 +129,10 @@ impl PaymentService {
                 provider: provider.kind(),
                 reason,
             });
+        }
+        if let Some(refusal) = refused {
+            tracing::info!(operation = %op.id, %refusal, "provider refused the operation");
+            return Err(AppError::Refused(refusal));
         }
         tracing::debug!(
             payment_id = %payment.id,

@@ -146,6 +146,30 @@ pub enum Write {
         capture_pending: bool,
         now: Timestamp,
     },
+    /// Records a verified provider event id without changing any payment (an event paygate
+    /// only notes: unknown type, no matching payment, a late echo). `Duplicate` if seen before.
+    RecordWebhook {
+        provider: ProviderKind,
+        event_id: String,
+        merchant: MerchantId,
+        now: Timestamp,
+    },
+    /// Records a verified provider event id and, if it is new, an operation paygate did not ask
+    /// for (a refund made in the provider's dashboard, a reversal, a void at the end of an
+    /// authorization's validity) as a succeeded operation, within the same rules as the API's
+    /// (never more than captured, void only before any capture). Refused by the rules: the
+    /// event is recorded and ignored.
+    ApplyExternalOperation {
+        provider: ProviderKind,
+        event_id: String,
+        merchant: MerchantId,
+        payment_id: PaymentId,
+        kind: OperationKind,
+        amount: Option<crate::domain::Money>,
+        provider_reference: String,
+        caps: Capabilities,
+        now: Timestamp,
+    },
     /// Records a reconciliation attempt that settled nothing, and when to try again.
     Defer {
         operation: OperationId,
@@ -273,6 +297,26 @@ impl Store {
             }
             Self::Postgres(s) => {
                 s.payment_by_provider_reference(merchant, provider, reference)
+                    .await
+            }
+        }
+    }
+
+    /// The merchant's payment one of whose operations the provider knows as `reference`
+    /// (PayPal: an authorization, capture or refund id), if any.
+    pub async fn payment_by_operation_reference(
+        &self,
+        merchant: &MerchantId,
+        provider: ProviderKind,
+        reference: &str,
+    ) -> Result<Option<Payment>, StoreError> {
+        match self {
+            Self::Sqlite(s) => {
+                s.payment_by_operation_reference(merchant, provider, reference)
+                    .await
+            }
+            Self::Postgres(s) => {
+                s.payment_by_operation_reference(merchant, provider, reference)
                     .await
             }
         }

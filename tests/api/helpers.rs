@@ -3,8 +3,8 @@
 
 use paygate::app::App;
 use paygate::config::{
-    ClientSettings, CmiCallbackReply, CmiSettings, MerchantSettings, MockSettings,
-    ProviderSettings, Secret, Settings,
+    ClientSettings, CmiCallbackReply, CmiSettings, MerchantSettings, MockSettings, PaypalSettings,
+    PaypalVerification, ProviderSettings, Secret, Settings,
 };
 use paygate::domain::MerchantId;
 use paygate::grpc::proto as pb;
@@ -54,6 +54,30 @@ fn mock_merchant(id: &str, key: Option<&str>) -> MerchantSettings {
             }),
             cmi: None,
             paypal: None,
+        },
+    }
+}
+
+/// Merchant `shop` on PayPal, pointed at the emulator `emu`: its cert host and test root are
+/// trusted through test-only settings, exactly as production trusts PayPal's hosts.
+pub fn paypal_merchant(emu: &crate::emulators::paypal::Emulator) -> MerchantSettings {
+    use crate::emulators::paypal as pp;
+    MerchantSettings {
+        id: MerchantId::parse("shop").expect("valid merchant id"),
+        clients: Vec::new(),
+        providers: ProviderSettings {
+            mock: None,
+            cmi: None,
+            paypal: Some(PaypalSettings {
+                client_id: pp::CLIENT_ID.to_owned(),
+                client_secret: Secret::new(pp::CLIENT_SECRET.to_owned()),
+                webhook_id: pp::WEBHOOK_ID.to_owned(),
+                base_url: reqwest::Url::parse(&emu.base()).expect("emulator url"),
+                webhook_verification: PaypalVerification::Certificate,
+                accept_simulator_events: false,
+                test_cert_origins: vec![reqwest::Url::parse(&emu.base()).expect("origin")],
+                test_trust_roots_pem: vec![pp::ROOT_PEM.to_owned()],
+            }),
         },
     }
 }
@@ -147,6 +171,12 @@ impl TestApp {
             change(s);
         })
         .await
+    }
+
+    /// Auth off, one merchant `shop` on PayPal through the emulator.
+    pub async fn spawn_paypal(emu: &crate::emulators::paypal::Emulator) -> TestApp {
+        let merchant = paypal_merchant(emu);
+        Self::spawn_with(|s| s.merchants = vec![merchant]).await
     }
 
     /// Auth on: merchants `atlas` (key [`ATLAS_KEY`]) and `souk` (key [`SOUK_KEY`]), both on mock.

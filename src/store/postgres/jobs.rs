@@ -157,6 +157,57 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
             };
             apply_event(conn, event, *payment_id, *operation, outcome, how, *now).await
         }
+        Write::ApplyExternalOperation {
+            provider,
+            event_id,
+            merchant,
+            payment_id,
+            kind,
+            amount,
+            provider_reference,
+            caps,
+            now,
+        } => {
+            let (mut payment, version) = load_for_update(conn, *payment_id)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            if payment.merchant != *merchant {
+                return Err(StoreError::NotFound.into());
+            }
+            let op = payment.begin(*kind, *amount, false, *caps, *now);
+            if !record_event(conn, *provider, event_id, merchant, *now).await? {
+                return Ok(Written::Webhook(WebhookWritten::Duplicate));
+            }
+            // Refused by the rules (more than captured, a void after a capture): recorded and
+            // ignored, as in SQLite.
+            let Ok(op) = op else {
+                return Ok(Written::Webhook(WebhookWritten::Ignored));
+            };
+            let op_id = op.id;
+            payment.operations.push(op);
+            let outcome = Outcome::Succeeded {
+                provider_reference: Some(provider_reference.clone()),
+            };
+            let (payment, changed) =
+                settle(conn, payment, version, op_id, &outcome, false, *now).await?;
+            Ok(Written::Webhook(if changed {
+                WebhookWritten::Applied(Box::new(payment))
+            } else {
+                WebhookWritten::Ignored
+            }))
+        }
+        Write::RecordWebhook {
+            provider,
+            event_id,
+            merchant,
+            now,
+        } => Ok(Written::Webhook(
+            if record_event(conn, *provider, event_id, merchant, *now).await? {
+                WebhookWritten::Ignored
+            } else {
+                WebhookWritten::Duplicate
+            },
+        )),
         Write::Defer {
             operation,
             attempts,
@@ -199,6 +250,29 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
     }
 }
 
+/// Inserts the event's dedupe row; `false` when it was there already (a duplicate). A
+/// concurrent delivery of the same id waits on the unique key until the first commits.
+async fn record_event(
+    conn: &mut PgConnection,
+    provider: crate::domain::ProviderKind,
+    event_id: &str,
+    merchant: &crate::domain::MerchantId,
+    now: Timestamp,
+) -> Result<bool, JobError> {
+    let inserted = sqlx::query(
+        "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(provider.as_str())
+    .bind(event_id)
+    .bind(merchant.as_str())
+    .bind(now.micros())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
 /// Who sent a provider event, and its dedupe id.
 struct Event<'a> {
     provider: crate::domain::ProviderKind,
@@ -231,18 +305,7 @@ async fn apply_event(
     if payment.merchant != *event.merchant {
         return Err(StoreError::NotFound.into());
     }
-    let inserted = sqlx::query(
-        "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-    )
-    .bind(event.provider.as_str())
-    .bind(event.event_id)
-    .bind(event.merchant.as_str())
-    .bind(now.micros())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
+    if !record_event(conn, event.provider, event.event_id, event.merchant, now).await? {
         return Ok(Written::Webhook(WebhookWritten::Duplicate));
     }
     if how.reopen {

@@ -90,6 +90,32 @@ impl PostgresStore {
         rows.iter().map(due_operation).collect()
     }
 
+    /// Looks inside the payment documents, as SQLite does (operation references have no column
+    /// of their own): a scan of the merchant's payments of this provider.
+    pub(in crate::store) async fn payment_by_operation_reference(
+        &self,
+        merchant: &MerchantId,
+        provider: ProviderKind,
+        reference: &str,
+    ) -> Result<Option<Payment>, StoreError> {
+        let row = sqlx::query(
+            "SELECT p.doc FROM payments p, jsonb_array_elements(p.doc::jsonb -> 'operations') o \
+             WHERE p.merchant_id = $1 AND p.provider = $2 \
+             AND (o ->> 'provider_reference' = $3 \
+                  OR ',' || (o ->> 'provider_reference') || ',' LIKE '%,' || $3 || ',%') \
+             LIMIT 1",
+        )
+        .bind(merchant.as_str())
+        .bind(provider.as_str())
+        .bind(reference)
+        .fetch_optional(&self.inner.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(serde_json::from_str(row.try_get::<&str, _>(0)?)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Below the oldest event left, or everything the counter ever handed out when none is.
     pub(in crate::store) async fn events_pruned_through(&self) -> Result<i64, StoreError> {
         let row = sqlx::query(

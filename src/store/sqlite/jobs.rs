@@ -130,6 +130,75 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             };
             apply_event(conn, event, *payment_id, *operation, outcome, how, *now).await
         }
+        Write::ApplyExternalOperation {
+            provider,
+            event_id,
+            merchant,
+            payment_id,
+            kind,
+            amount,
+            provider_reference,
+            caps,
+            now,
+        } => {
+            let (mut payment, version) = load(conn, *payment_id).await?;
+            if payment.merchant != *merchant {
+                return Err(JobError::Clean(StoreError::NotFound));
+            }
+            let op = payment.begin(*kind, *amount, false, *caps, *now);
+            let inserted = sqlx::query(
+                "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(provider.as_str())
+            .bind(event_id)
+            .bind(merchant.as_str())
+            .bind(now.micros())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Ok(Written::Webhook(WebhookWritten::Duplicate));
+            }
+            let Ok(op) = op else {
+                return Ok(Written::Webhook(WebhookWritten::Ignored));
+            };
+            let op_id = op.id;
+            payment.operations.push(op);
+            let outcome = Outcome::Succeeded {
+                provider_reference: Some(provider_reference.clone()),
+            };
+            let (payment, changed) =
+                settle(conn, payment, version, op_id, &outcome, false, *now).await?;
+            Ok(Written::Webhook(if changed {
+                WebhookWritten::Applied(Box::new(payment))
+            } else {
+                WebhookWritten::Ignored
+            }))
+        }
+        Write::RecordWebhook {
+            provider,
+            event_id,
+            merchant,
+            now,
+        } => {
+            let inserted = sqlx::query(
+                "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(provider.as_str())
+            .bind(event_id)
+            .bind(merchant.as_str())
+            .bind(now.micros())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            Ok(Written::Webhook(if inserted == 0 {
+                WebhookWritten::Duplicate
+            } else {
+                WebhookWritten::Ignored
+            }))
+        }
         Write::Defer {
             operation,
             attempts,

@@ -118,6 +118,34 @@ impl SqliteStore {
         }
     }
 
+    /// Looks inside the payment documents: operation references have no column of their own.
+    /// A scan of the merchant's payments of this provider; fine at webhook rates, and an index
+    /// table can replace it without changing callers.
+    pub(super) async fn payment_by_operation_reference(
+        &self,
+        merchant: &MerchantId,
+        provider: ProviderKind,
+        reference: &str,
+    ) -> Result<Option<Payment>, StoreError> {
+        let row = sqlx::query(
+            "SELECT p.doc FROM payments p, json_each(p.doc, '$.operations') o \
+             WHERE p.merchant_id = ? AND p.provider = ? \
+             AND (json_extract(o.value, '$.provider_reference') = ? \
+                  OR ',' || json_extract(o.value, '$.provider_reference') || ',' LIKE '%,' || ? || ',%') \
+             LIMIT 1",
+        )
+        .bind(merchant.as_str())
+        .bind(provider.as_str())
+        .bind(reference)
+        .bind(reference)
+        .fetch_optional(&self.inner.readers)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(serde_json::from_str(row.try_get::<&str, _>(0)?)?)),
+            None => Ok(None),
+        }
+    }
+
     pub(super) async fn list(
         &self,
         merchant: &MerchantId,
