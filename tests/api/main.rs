@@ -15,6 +15,7 @@ mod auth;
 mod concurrency;
 mod crash;
 mod declines;
+mod deploy_metrics;
 mod durability;
 mod happy_path;
 mod idempotency;
