@@ -17,6 +17,7 @@ mod cmi;
 mod concurrency;
 mod crash;
 mod declines;
+mod deploy_metrics;
 mod durability;
 mod happy_path;
 mod idempotency;

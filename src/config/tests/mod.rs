@@ -264,6 +264,40 @@ fn deploy_local_example_loads() {
     assert!(s.database.url.starts_with("sqlite://") && s.server.require_auth);
 }
 
+/// deploy/compose.yaml mounts this file into both replicas and sets these variables.
+#[test]
+fn deploy_compose_example_loads_with_its_secrets_set() {
+    let path = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/config/compose.toml"
+    ));
+    let env = [
+        (
+            "PAYGATE_DATABASE_URL",
+            "postgres://paygate:pw@postgres:5432/paygate",
+        ),
+        ("ATLAS_MOCK_WEBHOOK_SECRET", "whsec_dGVzdA=="),
+    ];
+    let s = Settings::load_with_env(Some(path), &env_of(&env)).unwrap();
+    assert_eq!(
+        s.database.redacted_url(),
+        "postgres://paygate:***@postgres:5432/paygate"
+    );
+    assert!(s.server.require_auth && !s.dev_mode);
+    assert_eq!(s.server.http_addr.to_string(), "0.0.0.0:8080");
+    let m = s.merchants.first().unwrap();
+    let mock = m.providers.mock.as_ref().unwrap();
+    assert_eq!(
+        mock.base_url.as_ref().map(|u| u.as_str()),
+        Some("http://mock-processor:9090/"),
+        "both replicas must share the external mock processor"
+    );
+    assert_eq!(
+        hex::encode(m.clients.first().unwrap().api_key_sha256),
+        HASH_A
+    );
+}
+
 #[test]
 fn deploy_production_example_loads_with_its_secrets_set() {
     let path = Path::new(concat!(
