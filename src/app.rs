@@ -143,6 +143,7 @@ impl App {
         tokio::spawn(watch_health(
             self.store.clone(),
             health,
+            self.metrics.clone(),
             self.background.wait(),
         ));
         let reconcile = ReconcileOptions {
@@ -243,9 +244,12 @@ async fn start_mock_processor(
 }
 
 /// SERVING only while the database answers (DESIGN.md §9).
+/// Also exported as `paygate_database_up`, so an alert can tell a database outage from a
+/// provider outage.
 async fn watch_health(
     store: Store,
     reporter: tonic_health::server::HealthReporter,
+    metrics: Arc<Metrics>,
     stop: impl Future<Output = ()> + Send,
 ) {
     tokio::pin!(stop);
@@ -255,7 +259,9 @@ async fn watch_health(
             () = &mut stop => return,
             _ = tick.tick() => {}
         }
-        let status = if store.ping().await.is_ok() {
+        let up = store.ping().await.is_ok();
+        metrics.set_database_up(up);
+        let status = if up {
             tonic_health::ServingStatus::Serving
         } else {
             tonic_health::ServingStatus::NotServing

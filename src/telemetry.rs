@@ -67,6 +67,7 @@ pub struct Metrics {
     webhooks: Family<WebhookLabels, Counter>,
     replays: Family<MethodLabel, Counter>,
     unresolved: Gauge,
+    database_up: Gauge,
     provider_retries: Family<ProviderLabel, Counter>,
     circuit_open: Family<ProviderLabel, Gauge>,
     circuit_transitions: Family<CircuitLabels, Counter>,
@@ -83,6 +84,12 @@ impl Metrics {
         let webhooks = Family::<WebhookLabels, Counter>::default();
         let replays = Family::<MethodLabel, Counter>::default();
         let unresolved = Gauge::default();
+        let database_up = Gauge::default();
+        registry.register(
+            "paygate_database_up",
+            "1 while the database answers the health check (every second), else 0",
+            database_up.clone(),
+        );
         let provider_retries = Family::<ProviderLabel, Counter>::default();
         let circuit_open = Family::<ProviderLabel, Gauge>::default();
         let circuit_transitions = Family::<CircuitLabels, Counter>::default();
@@ -146,10 +153,15 @@ impl Metrics {
             webhooks,
             replays,
             unresolved,
+            database_up,
             provider_retries,
             circuit_open,
             circuit_transitions,
         }
+    }
+
+    pub fn set_database_up(&self, up: bool) {
+        self.database_up.set(i64::from(up));
     }
 
     pub fn provider_retry(&self, provider: &'static str) {

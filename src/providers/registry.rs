@@ -60,6 +60,16 @@ pub fn build(
     };
     let mock_http = stack(ProviderKind::Mock);
     let cmi_http = stack(ProviderKind::Cmi);
+    // PayPal's adapter has its own retry policy (429 backoff, 401 refresh, same request id):
+    // its stack makes one attempt per call and adds the deadline, breaker and limit.
+    let mut paypal_calls = resilience(settings);
+    paypal_calls.backoff.max_attempts = 1;
+    let paypal_http = ProviderHttp::new(
+        ProviderKind::Paypal,
+        crate::providers::paypal::http_client(settings.server.provider_timeout)?,
+        paypal_calls,
+        Some(metrics.clone()),
+    );
     let mut providers = Providers::default();
     for merchant in &settings.merchants {
         if let Some(mock) = &merchant.providers.mock {
@@ -94,7 +104,7 @@ pub fn build(
                 paypal,
                 merchant.id.clone(),
                 urls.clone(),
-                settings.server.provider_timeout,
+                paypal_http.clone(),
             )
             .with_context(|| format!("merchant {}: providers.paypal", merchant.id))?;
             providers.insert(merchant.id.clone(), AnyProvider::Paypal(Box::new(client)));

@@ -1,11 +1,13 @@
-//! PayPal over HTTP: every outbound request goes through [`PaypalApi::send`], the one function a
-//! shared resilient HTTP stack (retries, breaker) can replace. On top of it: the OAuth token,
-//! one refresh-and-retry on 401, backoff on 429, and the classification of what an answer means
-//! for money (not sent / refused / unknown).
+//! PayPal over HTTP: every outbound request goes through [`PaypalApi::send`], on the shared
+//! provider stack (caller deadline, PayPal's circuit breaker and concurrency limit). The stack
+//! is built with one attempt per call: the retry policy is PayPal's own and sits above `send`
+//! (the OAuth token, one refresh-and-retry on 401, backoff on 429, the classification of what
+//! an answer means for money: not sent / refused / unknown).
 
 use super::auth::{AccessToken, REFRESH_MARGIN, TokenCache};
 use super::wire::{ErrorBody, TokenReply};
 use crate::config::Secret;
+use crate::providers::http_client::{ProviderHttp, Retry, SendError as StackError};
 use bytes::Bytes;
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
@@ -61,7 +63,7 @@ pub enum SendError {
 }
 
 pub struct PaypalApi {
-    http: reqwest::Client,
+    http: ProviderHttp,
     base: Url,
     client_id: String,
     secret: Secret,
@@ -71,27 +73,27 @@ pub struct PaypalApi {
 }
 
 impl PaypalApi {
-    /// `timeout` bounds every call; redirects are never followed (certificates: §8.4).
-    pub fn new(
-        base: Url,
-        client_id: String,
-        secret: Secret,
-        timeout: Duration,
-    ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+    /// The HTTP client for PayPal's stack: `timeout` bounds every call, and redirects are never
+    /// followed (certificates: §8.4).
+    pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("paygate/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self {
+            .build()
+    }
+
+    /// `http` is PayPal's stack over [`PaypalApi::http_client`], built with one attempt per call.
+    pub fn new(base: Url, client_id: String, secret: Secret, http: ProviderHttp) -> Self {
+        Self {
             http,
             base,
             client_id,
             secret,
             tokens: TokenCache::new(REFRESH_MARGIN),
             token_fetches: Arc::new(AtomicU64::new(0)),
-        })
+        }
     }
 
     pub fn url(&self, path: &str) -> Result<Url, CallError> {
@@ -107,23 +109,31 @@ impl PaypalApi {
     /// The one outbound HTTP function of the PayPal adapter. It only exchanges bytes; every
     /// policy (tokens, retries, classification) sits above it.
     pub async fn send(&self, req: Outbound) -> Result<Reply, SendError> {
-        let mut builder = self.http.request(req.method, req.url);
-        if let Some(timeout) = req.timeout {
-            builder = builder.timeout(timeout);
-        }
-        for (name, value) in req.headers {
-            builder = builder.header(name, value);
-        }
-        if let Some((body, content_type)) = req.body {
-            builder = builder.header("content-type", content_type).body(body);
-        }
-        let response = builder.send().await.map_err(|e| {
-            if e.is_connect() || e.is_builder() {
-                SendError::NotDelivered(e.to_string())
-            } else {
-                SendError::NoAnswer(e.to_string())
+        let build = |client: &reqwest::Client| {
+            let mut builder = client.request(req.method.clone(), req.url.clone());
+            if let Some(timeout) = req.timeout {
+                builder = builder.timeout(timeout);
             }
-        })?;
+            for (name, value) in &req.headers {
+                builder = builder.header(*name, value.as_str());
+            }
+            if let Some((body, content_type)) = &req.body {
+                builder = builder
+                    .header("content-type", *content_type)
+                    .body(body.clone());
+            }
+            builder
+        };
+        // One attempt (see the module doc), so the retry kind only matters for the stack's own
+        // refusals: breaker open, no capacity, no time left.
+        let response = self
+            .http
+            .send("paypal", Retry::OnlyIfNotSent, build)
+            .await
+            .map_err(|e| match e {
+                StackError::NotSent(reason) => SendError::NotDelivered(reason),
+                StackError::Unknown(reason) => SendError::NoAnswer(reason),
+            })?;
         let status = response.status();
         let retry_after = response
             .headers()

@@ -23,9 +23,15 @@ use crate::domain::{
     AuthorizeCommand, Capabilities, MerchantId, Money, Operation, Outcome, Payment,
 };
 use crate::providers::ProviderError;
+use crate::providers::http_client::ProviderHttp;
 use crate::providers::urls::{CustomerReturn, PublicUrls};
 use crate::providers::webhook::MalformedWebhook;
 use std::time::Duration;
+
+/// The HTTP client PayPal's provider stack is built on (no redirects; see `client.rs`).
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    client::PaypalApi::http_client(timeout)
+}
 
 /// PayPal supports partial and multiple captures (up to its own count limit), void before
 /// capture, and partial and multiple refunds.
@@ -58,14 +64,14 @@ impl PaypalClient {
         settings: &PaypalSettings,
         merchant: MerchantId,
         urls: PublicUrls,
-        timeout: Duration,
+        http: ProviderHttp,
     ) -> anyhow::Result<Self> {
         let api = client::PaypalApi::new(
             settings.base_url.clone(),
             settings.client_id.clone(),
             settings.client_secret.clone(),
-            timeout,
-        )?;
+            http,
+        );
         let env = cert::Environment::from_base_url(&settings.base_url);
         if settings.accept_simulator_events && env == cert::Environment::Live {
             tracing::warn!(merchant = %merchant, "accept_simulator_events is ignored for a live PayPal merchant");
