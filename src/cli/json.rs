@@ -30,6 +30,7 @@ pub fn payment(p: &proto::Payment) -> Value {
         "metadata": string_map(&p.metadata),
         "created_at": timestamp(p.created_at.as_ref()),
         "updated_at": timestamp(p.updated_at.as_ref()),
+        "authorization_expires_at": timestamp(p.authorization_expires_at.as_ref()),
     })
 }
 
@@ -271,6 +272,7 @@ mod tests {
                 nanos: 500_000_000,
             }),
             updated_at: None,
+            authorization_expires_at: None,
         }
     }
 

@@ -67,6 +67,7 @@ impl AuthorizeCommand {
             metadata: self.metadata.clone(),
             return_url: self.return_url.clone(),
             cancel_url: self.cancel_url.clone(),
+            authorization_expires_at: None,
             operations: vec![auth],
             created_at: now,
             updated_at: now,

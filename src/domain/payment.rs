@@ -128,6 +128,9 @@ pub enum NextAction {
 pub enum Outcome {
     Succeeded {
         provider_reference: Option<String>,
+        /// Until when the provider holds an authorization (PayPal's `expiration_time`);
+        /// recorded on the payment so the shop knows when to capture by.
+        expires_at: Option<Timestamp>,
     },
     /// The customer must act on the provider's page first (authorize only).
     RequiresAction {
@@ -206,6 +209,10 @@ pub struct Payment {
     pub metadata: BTreeMap<String, String>,
     pub return_url: Option<String>,
     pub cancel_url: Option<String>,
+    /// Until when the provider holds the authorized funds, where it says (PayPal); a capture
+    /// after it is refused. Absent in documents written before it existed.
+    #[serde(default)]
+    pub authorization_expires_at: Option<Timestamp>,
     /// Full history, oldest first.
     pub operations: Vec<Operation>,
     pub created_at: Timestamp,
@@ -377,7 +384,10 @@ impl Payment {
         let kind = op.kind;
         let op_amount = op.amount.minor();
         match outcome {
-            Outcome::Succeeded { provider_reference } => {
+            Outcome::Succeeded {
+                provider_reference,
+                expires_at,
+            } => {
                 op.status = OperationStatus::Succeeded;
                 op.failure = None;
                 if let Some(r) = &provider_reference {
@@ -390,6 +400,9 @@ impl Payment {
                         // order id); the operation keeps its own (PayPal: the authorization).
                         if self.provider_reference.is_none() {
                             self.provider_reference = provider_reference;
+                        }
+                        if expires_at.is_some() {
+                            self.authorization_expires_at = expires_at;
                         }
                         if automatic {
                             self.captured = amount;

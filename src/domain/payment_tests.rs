@@ -47,7 +47,8 @@ fn authorized(amount: i64) -> Payment {
     assert!(p.settle(
         id,
         Outcome::Succeeded {
-            provider_reference: Some("mp_1".into())
+            provider_reference: Some("mp_1".into()),
+            expires_at: None,
         },
         t()
     ));
@@ -71,6 +72,7 @@ fn run(
 fn ok() -> Outcome {
     Outcome::Succeeded {
         provider_reference: None,
+        expires_at: None,
     }
 }
 
@@ -322,6 +324,7 @@ fn a_declined_authorization_reopens_for_a_later_success_and_only_then() {
     // Without reopening, the success is ignored: DECLINED is terminal for everyone else.
     let success = Outcome::Succeeded {
         provider_reference: Some("oid".into()),
+        expires_at: None,
     };
     assert!(!p.settle(id, success.clone(), t()));
     assert!(p.reopen_declined_authorization(id, t()));

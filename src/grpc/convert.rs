@@ -433,6 +433,7 @@ impl From<Payment> for pb::Payment {
             metadata: p.metadata.into_iter().collect(),
             created_at: Some(timestamp(p.created_at)),
             updated_at: Some(timestamp(p.updated_at)),
+            authorization_expires_at: p.authorization_expires_at.map(timestamp),
         }
     }
 }

@@ -170,6 +170,7 @@ impl PaymentService {
                         op.id,
                         Outcome::Succeeded {
                             provider_reference: resource,
+                            expires_at: None,
                         },
                     )
                 })
@@ -179,6 +180,7 @@ impl PaymentService {
                     op.id,
                     Outcome::Succeeded {
                         provider_reference: None,
+                        expires_at: None,
                     },
                 )
             }),
@@ -188,6 +190,7 @@ impl PaymentService {
                         op.id,
                         Outcome::Succeeded {
                             provider_reference: resource,
+                            expires_at: None,
                         },
                     )
                 })
@@ -199,6 +202,7 @@ impl PaymentService {
                         op.id,
                         Outcome::Succeeded {
                             provider_reference: resource,
+                            expires_at: None,
                         },
                     )
                 }),
@@ -231,6 +235,7 @@ impl PaymentService {
                         op.id,
                         Outcome::Succeeded {
                             provider_reference: resource,
+                            expires_at: None,
                         },
                     )
                 }),

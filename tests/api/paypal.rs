@@ -100,6 +100,11 @@ async fn paypal_approve_authorize_capture_twice_then_refund_partially_and_fully(
     let mut client = app.client();
     let p = authorized_payment(&app, &emu, "pp-full", 10_000).await;
     assert_eq!(emu.ledger().authorizations.len(), 1);
+    // The authorization's `expiration_time` (the emulator's: 2099-01-01T00:00:00Z) is shown.
+    let expires = p
+        .authorization_expires_at
+        .expect("authorization expiry shown");
+    assert_eq!((expires.seconds, expires.nanos), (4_070_908_800, 0));
 
     let p1 = client
         .capture(capture_req("pp-full-c1", &p.id, eur(3_000)))

@@ -64,6 +64,7 @@ async fn finished_keys_past_the_cutoff_are_reaped_and_running_ones_kept() {
         operation,
         outcome: Outcome::Succeeded {
             provider_reference: None,
+            expires_at: None,
         },
         release_key: false,
         now: Timestamp::now(),

@@ -152,6 +152,7 @@ pub fn started(c: Claimed) -> (Payment, OperationId) {
 pub fn ok() -> Outcome {
     Outcome::Succeeded {
         provider_reference: None,
+        expires_at: None,
     }
 }
 

@@ -15,6 +15,7 @@ pub async fn reads_return_what_was_written(db: &Db) {
         op,
         Outcome::Succeeded {
             provider_reference: Some("prov-ref-1".into()),
+            expires_at: None,
         },
     )
     .await;

@@ -179,6 +179,7 @@ impl CmiClient {
         match self.call(req).await {
             Ok(answer) if answer.approved() => Ok(Outcome::Succeeded {
                 provider_reference: non_empty(answer.get("TransId")),
+                expires_at: None,
             }),
             Ok(answer) => self.refused(p, op, &answer).await,
             Err(CallError::NotSent(reason)) => Err(ProviderError::NotSent {
@@ -233,6 +234,7 @@ impl CmiClient {
             {
                 Ok(Outcome::Succeeded {
                     provider_reference: latest.map(|t| t.trans_id),
+                    expires_at: None,
                 })
             }
             ("CORE-2509", _, _) => refuse(
@@ -241,6 +243,7 @@ impl CmiClient {
             ),
             ("CORE-2008", OperationKind::Void, Some("V" | "CNCL")) => Ok(Outcome::Succeeded {
                 provider_reference: latest.map(|t| t.trans_id),
+                expires_at: None,
             }),
             ("CORE-2008", _, Some("A")) => refuse(
                 "OPERATION_NOT_SUPPORTED",

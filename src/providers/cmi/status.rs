@@ -36,6 +36,7 @@ impl CmiClient {
                 OperationKind::Authorize => oid.clone(),
                 _ => trx.trans_id.clone(),
             }),
+            expires_at: None,
         };
         Ok(Some(match (op.kind, stat) {
             (OperationKind::Authorize, "A" | "C" | "S") => {
@@ -103,6 +104,7 @@ impl CmiClient {
         Ok(if credits.len() > recorded {
             Some(Outcome::Succeeded {
                 provider_reference: credits.last().map(|t| t.trans_id.clone()),
+                expires_at: None,
             })
         } else {
             None

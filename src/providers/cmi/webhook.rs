@@ -100,6 +100,7 @@ impl CmiClient {
         let outcome = if approved {
             Outcome::Succeeded {
                 provider_reference: Some(oid.to_owned()),
+                expires_at: None,
             }
         } else {
             convert::refusal(

@@ -198,6 +198,7 @@ fn operation_outcome(
     Ok(match obj.status {
         OperationResult::Succeeded => Outcome::Succeeded {
             provider_reference: Some(obj.id),
+            expires_at: None,
         },
         OperationResult::Failed => Outcome::Failed(Failure {
             code: obj
@@ -217,6 +218,7 @@ fn payment_outcome(op: &Operation, obj: PaymentObject) -> Result<Outcome, Provid
     Ok(match obj.status {
         PaymentState::Authorized | PaymentState::Captured => Outcome::Succeeded {
             provider_reference: reference,
+            expires_at: None,
         },
         PaymentState::RequiresAction => match obj.redirect_url {
             Some(url) => Outcome::RequiresAction {

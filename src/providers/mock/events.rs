@@ -59,6 +59,7 @@ pub(crate) fn parse(event_id: &str, body: &[u8]) -> Result<ProviderEvent, Malfor
         WebhookEventType::Authorized | WebhookEventType::Captured => (
             Outcome::Succeeded {
                 provider_reference: Some(payment.id.clone()),
+                expires_at: None,
             },
             if event.kind == WebhookEventType::Captured {
                 "payment.captured"

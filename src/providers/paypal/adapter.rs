@@ -192,6 +192,7 @@ impl Adapter {
                     | CaptureStatus::PartiallyRefunded
                     | CaptureStatus::Refunded => Outcome::Succeeded {
                         provider_reference: Some(capture.id),
+                        expires_at: None,
                     },
                     // Not paid yet: the webhook or the reconciler (same request id) settles it.
                     CaptureStatus::Pending => Outcome::Unknown,
@@ -212,6 +213,7 @@ impl Adapter {
         match self.api.call::<()>(Method::POST, &path, None, None).await {
             Ok(_) => Ok(Outcome::Succeeded {
                 provider_reference: None,
+                expires_at: None,
             }),
             Err(CallError::Refused { status, body }) => {
                 match convert::refusal(status, &body, OperationKind::Void) {
@@ -237,6 +239,7 @@ impl Adapter {
         Ok(match auth.status {
             AuthorizationStatus::Voided => Some(Outcome::Succeeded {
                 provider_reference: None,
+                expires_at: None,
             }),
             // Still open: the void never happened, nothing moved.
             AuthorizationStatus::Created | AuthorizationStatus::Pending => None,
@@ -325,6 +328,7 @@ impl Adapter {
         }
         Ok(Outcome::Succeeded {
             provider_reference: Some(ids.join(",")),
+            expires_at: None,
         })
     }
 

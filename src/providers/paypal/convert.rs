@@ -5,6 +5,15 @@ use super::wire::{Amount, ErrorBody, Link};
 use crate::domain::{Currency, Failure, Money, Refusal};
 use rust_decimal::Decimal;
 
+/// PayPal's RFC 3339 times (`expiration_time`), e.g. `2026-12-26T10:00:00Z`; `None` when PayPal
+/// sends something else, so an odd format never fails a payment.
+pub(super) fn timestamp(text: &str) -> Option<crate::domain::Timestamp> {
+    let at =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    let micros = i64::try_from(at.unix_timestamp_nanos() / 1_000).ok()?;
+    Some(crate::domain::Timestamp::from_micros(micros))
+}
+
 /// PayPal's supported currencies (§6). MAD is not one: refused before anything is sent.
 const SUPPORTED: [&str; 25] = [
     "AUD", "BRL", "CAD", "CNY", "CZK", "DKK", "EUR", "HKD", "HUF", "ILS", "JPY", "MYR", "MXN",
@@ -282,6 +291,17 @@ pub fn spread_refund(captures: &[(String, i64)], earlier: &[i64], want: i64) -> 
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn expiration_times_parse_as_rfc3339_and_odd_ones_are_dropped() {
+        let at = timestamp("2026-12-26T10:00:00.5Z").unwrap();
+        assert_eq!(at.micros(), 1_798_279_200_500_000);
+        assert_eq!(
+            timestamp("2026-12-26T11:00:00+01:00"),
+            timestamp("2026-12-26T10:00:00Z")
+        );
+        assert_eq!(timestamp("next tuesday"), None);
+    }
 
     fn money(minor: i64, code: &str) -> Money {
         Money::new(minor, Currency::parse(code).unwrap()).unwrap()

@@ -107,6 +107,7 @@ pub(super) fn outcome_of_order(
                     | CaptureStatus::PartiallyRefunded
                     | CaptureStatus::Refunded => Outcome::Succeeded {
                         provider_reference: Some(capture.id.clone()),
+                        expires_at: None,
                     },
                     CaptureStatus::Pending => Outcome::Unknown,
                     CaptureStatus::Declined | CaptureStatus::Failed => Outcome::Declined(
@@ -129,6 +130,7 @@ pub(super) fn from_authorization(
         | AuthorizationStatus::Captured
         | AuthorizationStatus::PartiallyCaptured => Outcome::Succeeded {
             provider_reference: Some(auth.id.clone()),
+            expires_at: auth.expiration_time.as_deref().and_then(convert::timestamp),
         },
         AuthorizationStatus::Pending => Outcome::Unknown,
         AuthorizationStatus::Denied => Outcome::Declined(Failure::new(

@@ -187,6 +187,7 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
             payment.operations.push(op);
             let outcome = Outcome::Succeeded {
                 provider_reference: Some(provider_reference.clone()),
+                expires_at: None,
             };
             let (payment, changed) =
                 settle(conn, payment, version, op_id, &outcome, false, *now).await?;
@@ -312,7 +313,9 @@ async fn apply_event(
         payment.reopen_declined_authorization(operation, now);
     }
     if how.capture_pending
-        && let Outcome::Succeeded { provider_reference } = outcome
+        && let Outcome::Succeeded {
+            provider_reference, ..
+        } = outcome
     {
         let Some(capture) =
             payment.authorize_with_pending_capture(operation, provider_reference.clone(), now)

@@ -167,6 +167,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             payment.operations.push(op);
             let outcome = Outcome::Succeeded {
                 provider_reference: Some(provider_reference.clone()),
+                expires_at: None,
             };
             let (payment, changed) =
                 settle(conn, payment, version, op_id, &outcome, false, *now).await?;
@@ -285,7 +286,9 @@ async fn apply_event(
         payment.reopen_declined_authorization(operation, now);
     }
     if how.capture_pending
-        && let Outcome::Succeeded { provider_reference } = outcome
+        && let Outcome::Succeeded {
+            provider_reference, ..
+        } = outcome
     {
         let Some(capture) =
             payment.authorize_with_pending_capture(operation, provider_reference.clone(), now)
