@@ -167,9 +167,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             rate: NonZeroU32::new(args.rate),
         };
         let watcher = if args.watch_events {
-            let from = std::time::SystemTime::now() + args.warmup;
-            let end = from + args.duration;
-            Some(watch::spawn(&args.target, auth.clone(), from, end).await?)
+            Some(watch::spawn(&args.target, auth.clone(), args.warmup, args.duration).await?)
         } else {
             None
         };

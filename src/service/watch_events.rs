@@ -23,6 +23,7 @@ struct Cursor {
     last: i64,
     buffer: VecDeque<StoredEvent>,
     commits: tokio::sync::watch::Receiver<u64>,
+    started: bool,
     failed: bool,
 }
 
@@ -48,6 +49,7 @@ impl PaymentService {
             last: after,
             buffer: VecDeque::new(),
             commits: self.store.commits(),
+            started: false,
             failed: false,
         };
         Ok(futures::stream::unfold(cursor, next_event))
@@ -66,7 +68,15 @@ async fn next_event(mut c: Cursor) -> Option<(Result<StoredEvent, AppError>, Cur
         // Mark the current commit as seen *before* reading, so a commit that lands between
         // the read and the wait still wakes us: no event can slip through.
         c.commits.borrow_and_update();
-        match c.store.events_after(&c.merchant, c.last, PAGE).await {
+        // The first page sees everything written before the call; later ones follow the
+        // commit notifications.
+        let page = if c.started {
+            c.store.tail_events(&c.merchant, c.last, PAGE).await
+        } else {
+            c.started = true;
+            c.store.events_after(&c.merchant, c.last, PAGE).await
+        };
+        match page {
             Ok(page) if !page.is_empty() => c.buffer.extend(page),
             Ok(_) => {
                 if let Ok(Err(_)) = tokio::time::timeout(POLL, c.commits.changed()).await {

@@ -383,6 +383,22 @@ impl Store {
         }
     }
 
+    /// Like [`Store::events_after`], but on PostgreSQL without first numbering the events
+    /// committed but not yet numbered: for a subscriber, whom [`Store::commits`] wakes once the
+    /// numbering task has numbered them. Numbering there would put a numbering transaction
+    /// (a WAL flush) in front of every page under steady load.
+    pub async fn tail_events(
+        &self,
+        merchant: &MerchantId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.events_after(merchant, after, limit).await,
+            Self::Postgres(s) => s.read_events(merchant, after, limit).await,
+        }
+    }
+
     /// The highest sequence deleted by retention (0 if none): a subscriber resuming below it
     /// would miss events, so it is refused instead.
     pub async fn events_pruned_through(&self) -> Result<i64, StoreError> {
@@ -392,7 +408,8 @@ impl Store {
         }
     }
 
-    /// Changes after every commit, so event subscribers wake without polling the database.
+    /// Changes after every commit (on PostgreSQL: once the commit's events are numbered), so
+    /// event subscribers wake without polling the database.
     pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
         match self {
             Self::Sqlite(s) => s.commits(),

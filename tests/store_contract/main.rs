@@ -18,6 +18,7 @@ mod events;
 mod idempotency;
 mod invariants;
 mod migrations;
+mod numbering;
 mod reads;
 mod reaping;
 mod reconcile;

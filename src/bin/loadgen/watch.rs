@@ -11,24 +11,41 @@ use tokio::task::JoinHandle;
 use tokio::time::Duration;
 use tonic::transport::Endpoint;
 
-/// Subscribes from the current end of the log; events arriving between `measure_from` and
-/// `end` (seconds since the Unix epoch, as the server stamps them) are recorded.
+/// No event for this long while draining the existing log: caught up.
+const CAUGHT_UP_AFTER: Duration = Duration::from_millis(300);
+
+/// Subscribes from the current end of the log; events stamped within the measured window
+/// (after `warmup` from the moment the subscriber has caught up, for `duration`) are recorded.
 pub async fn spawn(
     target: &str,
     auth: BearerAuth,
-    measure_from: std::time::SystemTime,
-    end: std::time::SystemTime,
+    warmup: Duration,
+    duration: Duration,
 ) -> anyhow::Result<JoinHandle<Recorder>> {
     let channel = Endpoint::from_shared(target.to_owned())?
         .tcp_nodelay(true)
         .connect()
         .await?;
     let mut client = PaymentGatewayClient::with_interceptor(channel, auth);
-    // Start after whatever is already in the log: only new changes are timed.
+    // The API has no "from now": read from the start and drain what is already in the log
+    // before the load begins, so that a long log does not show up as delivery latency.
     let mut stream = client
         .watch_events(proto::WatchEventsRequest { after_sequence: 0 })
         .await?
         .into_inner();
+    let mut drained = 0_u64;
+    while let Ok(next) = tokio::time::timeout(CAUGHT_UP_AFTER, stream.message()).await {
+        if next?.is_none() {
+            anyhow::bail!("WatchEvents ended while catching up");
+        }
+        drained += 1;
+    }
+    if drained > 0 {
+        eprintln!("loadgen: skipped {drained} events already in the log");
+    }
+    // The load starts when this returns, so the window is timed from here.
+    let measure_from = std::time::SystemTime::now() + warmup;
+    let end = measure_from + duration;
     Ok(tokio::spawn(async move {
         let mut recorder = Recorder::default();
         let stop_at = end + Duration::from_secs(2);

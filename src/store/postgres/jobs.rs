@@ -3,10 +3,13 @@
 //! Each job runs in its own transaction (see `mod.rs`). Where SQLite relies on its single
 //! writer, PostgreSQL relies on locks taken inside the transaction: the payment row is read
 //! `FOR UPDATE` before any rule is checked, idempotency keys and webhook ids are claimed with
-//! `INSERT … ON CONFLICT DO NOTHING` on their unique keys, and the event counter row is taken
-//! last, so event appends are serialized only for the few statements before COMMIT.
+//! `INSERT … ON CONFLICT DO NOTHING` on their unique keys. Events are inserted unnumbered and
+//! numbered after COMMIT (`numbering.rs`), so writers on different payments never wait for
+//! each other.
 
-use super::rows::{append_event, load, load_for_update, save, upsert_operation};
+use super::rows::{
+    append_event, insert_claimed, load, load_for_update, save, save_settled, upsert_operation,
+};
 use crate::domain::{OperationId, Outcome, Payment, PaymentId, PaymentStatus, Timestamp};
 use crate::store::{Claimed, KeyClaim, StoreError, WebhookWritten, Write, Written};
 use sqlx::{PgConnection, Row};
@@ -86,7 +89,7 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
                     .map(Written::Claimed)
                     .ok_or_else(|| StoreError::Internal("claimed key vanished".into()).into());
             }
-            save(conn, &payment, Some(version), op_id).await?;
+            save(conn, &payment, version, op_id).await?;
             Ok(Written::Claimed(Claimed::Started {
                 payment: Box::new(payment),
                 operation: op_id,
@@ -242,8 +245,13 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
             Ok(Written::Reaped(done.rows_affected()))
         }
         Write::PruneEvents { cutoff } => {
-            let done = sqlx::query("DELETE FROM events WHERE occurred_at < $1")
-                .bind(cutoff.micros())
+            // Numbered events only: one still waiting for its number is not in the log yet,
+            // and deleting it would make the numbering fail rather than leave a hole.
+            let done = sqlx::query(
+                "WITH gone AS (DELETE FROM event_numbers WHERE occurred_at < $1 RETURNING event_id) \
+                 DELETE FROM events WHERE id IN (SELECT event_id FROM gone)",
+            )
+            .bind(cutoff.micros())
                 .execute(&mut *conn)
                 .await?;
             Ok(Written::Reaped(done.rows_affected()))
@@ -322,7 +330,7 @@ async fn apply_event(
         else {
             return Ok(Written::Webhook(WebhookWritten::Ignored));
         };
-        let doc = save(conn, &payment, Some(version), operation).await?;
+        let doc = save(conn, &payment, version, operation).await?;
         upsert_operation(conn, &payment, capture).await?;
         append_event(conn, &payment, &doc, now).await?;
         return Ok(Written::Webhook(WebhookWritten::Applied(Box::new(payment))));
@@ -371,8 +379,7 @@ async fn claim_due(
 }
 
 /// Applies an outcome to a locked payment, records the idempotent response (or forgets the
-/// key with `release_key`), then appends the event: last, because the event counter's row
-/// lock is held until COMMIT and serializes every event-writing transaction.
+/// key with `release_key`), then appends the event.
 async fn settle(
     conn: &mut PgConnection,
     mut payment: Payment,
@@ -383,61 +390,51 @@ async fn settle(
     now: Timestamp,
 ) -> Result<(Payment, bool), JobError> {
     let before = payment.status;
-    let changed = payment.settle(operation, outcome.clone(), now);
-    let mut event = None;
-    let doc = if changed {
-        let written = save(conn, &payment, Some(version), operation).await?;
-        let succeeded = payment
-            .operation(operation)
-            .is_some_and(|o| o.status == crate::domain::OperationStatus::Succeeded);
-        if payment.status != before || succeeded {
-            event = Some(written.clone());
-        }
-        written
-    } else {
-        serde_json::to_string(&payment)?
-    };
-    if release_key {
-        sqlx::query("DELETE FROM idempotency_keys WHERE operation_id = $1::uuid")
+    if !payment.settle(operation, outcome.clone(), now) {
+        // Nothing moved (a repeat of an outcome already applied): only the key's answer.
+        let doc = serde_json::to_string(&payment)?;
+        if release_key {
+            sqlx::query("DELETE FROM idempotency_keys WHERE operation_id = $1::uuid")
+                .bind(operation.to_string())
+                .execute(&mut *conn)
+                .await?;
+        } else {
+            sqlx::query(
+                "UPDATE idempotency_keys SET response = $1 WHERE operation_id = $2::uuid AND response IS NULL",
+            )
+            .bind(&doc)
             .bind(operation.to_string())
             .execute(&mut *conn)
             .await?;
-    } else {
-        sqlx::query(
-            "UPDATE idempotency_keys SET response = $1 WHERE operation_id = $2::uuid AND response IS NULL",
-        )
-        .bind(&doc)
-        .bind(operation.to_string())
-        .execute(&mut *conn)
-        .await?;
+        }
+        return Ok((payment, false));
     }
-    if let Some(doc) = event {
-        append_event(conn, &payment, &doc, now).await?;
-    }
-    Ok((payment, changed))
+    let succeeded = payment
+        .operation(operation)
+        .is_some_and(|o| o.status == crate::domain::OperationStatus::Succeeded);
+    let event = payment.status != before || succeeded;
+    save_settled(conn, &payment, version, operation, release_key, event, now).await?;
+    Ok((payment, true))
 }
 
-async fn open_payment(
+pub(super) async fn open_payment(
     conn: &mut PgConnection,
     claim: &KeyClaim,
     payment: &Payment,
 ) -> Result<Claimed, JobError> {
-    let Some(auth) = payment.operations.first().map(|o| o.id) else {
+    let Some(auth) = payment.operations.first() else {
         return Err(StoreError::Internal(
             "a new payment must carry its authorize operation".into(),
         )
         .into());
     };
-    // A concurrent claim of the same key waits here until the first transaction ends; then
-    // it inserts nothing and reads the first one's row.
-    if !insert_claim(conn, claim, payment.id, auth, payment.created_at).await? {
+    if !insert_claimed(conn, claim, payment, auth).await? {
         let found = existing_claim(conn, claim).await?;
         return found.ok_or_else(|| StoreError::Internal("claimed key vanished".into()).into());
     }
-    save(conn, payment, None, auth).await?;
     Ok(Claimed::Started {
         payment: Box::new(payment.clone()),
-        operation: auth,
+        operation: auth.id,
     })
 }
 

@@ -8,6 +8,7 @@
 //! database is away; the pool reconnects by itself when it is back.
 
 mod jobs;
+mod numbering;
 mod reads;
 mod rows;
 
@@ -27,6 +28,8 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 const JOB_TIMEOUT: Duration = Duration::from_secs(30);
 /// Health checks must answer fast: a hung database is as unready as a closed one.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// A connection idle this long is pinged before use (see the pool options).
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(10);
 /// Retries of a job PostgreSQL aborted as a serialization failure or deadlock.
 const MAX_RETRIES: u32 = 5;
 
@@ -37,9 +40,12 @@ pub struct PostgresStore {
 
 struct Inner {
     pool: PgPool,
-    /// Bumped after each commit made by this process; other replicas' commits are found by
-    /// the subscribers' periodic re-read.
+    /// Bumped after each commit made by this process: wakes the numbering task.
     committed: tokio::sync::watch::Sender<u64>,
+    /// How many of this process's commits the numbering task has covered; bumped (also
+    /// without moving, when it numbered another replica's events) after each pass. Subscribers
+    /// wake on it; other replicas' events are also found by their periodic re-read.
+    numbered: tokio::sync::watch::Sender<u64>,
 }
 
 impl PostgresStore {
@@ -77,15 +83,34 @@ impl PostgresStore {
             .acquire_timeout(options.busy_timeout)
             .idle_timeout(Duration::from_secs(600))
             .max_lifetime(Duration::from_secs(1800))
-            // A pooled connection may have died with the network; check it before handing it out.
-            .test_before_acquire(true)
+            // A pooled connection may have died with the network. sqlx already pings every
+            // connection when it comes back to the pool; pinging again on every checkout too
+            // would add a round trip to every job, so only a connection idle for a while
+            // (where a silent network drop is likely) is checked before it is handed out.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect)
             .await
             .map_err(|e| unreachable(&e))?;
         let (committed, _) = tokio::sync::watch::channel(0);
-        Ok(Self {
-            inner: Arc::new(Inner { pool, committed }),
-        })
+        let (numbered, _) = tokio::sync::watch::channel(0);
+        let inner = Arc::new(Inner {
+            pool,
+            committed,
+            numbered,
+        });
+        tokio::spawn(numbering::run(
+            Arc::downgrade(&inner),
+            inner.committed.subscribe(),
+        ));
+        Ok(Self { inner })
     }
 
     /// Runs the job in its own transaction, retrying when PostgreSQL aborted it for a
@@ -122,6 +147,14 @@ impl PostgresStore {
     }
 
     async fn run_once(&self, job: &Write) -> Result<Written, jobs::JobError> {
+        if let Write::OpenPayment { claim, payment } = job {
+            // A single statement (see `insert_claimed`): atomic on its own, so it skips the
+            // BEGIN and COMMIT round trips of the busiest job.
+            let mut conn = self.inner.pool.acquire().await?;
+            return jobs::open_payment(&mut conn, claim, payment)
+                .await
+                .map(Written::Claimed);
+        }
         let mut tx = self.inner.pool.begin().await?;
         match jobs::execute(&mut tx, job).await {
             Ok(written) => {
@@ -138,7 +171,7 @@ impl PostgresStore {
     }
 
     pub(super) fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.inner.committed.subscribe()
+        self.inner.numbered.subscribe()
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {

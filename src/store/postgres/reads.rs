@@ -118,8 +118,9 @@ impl PostgresStore {
 
     /// Below the oldest event left, or everything the counter ever handed out when none is.
     pub(in crate::store) async fn events_pruned_through(&self) -> Result<i64, StoreError> {
+        self.number_pending().await?;
         let row = sqlx::query(
-            "SELECT COALESCE((SELECT MIN(sequence) - 1 FROM events), \
+            "SELECT COALESCE((SELECT MIN(sequence) - 1 FROM event_numbers), \
              (SELECT last FROM event_counter), 0)",
         )
         .fetch_one(&self.inner.pool)
@@ -133,9 +134,21 @@ impl PostgresStore {
         after: i64,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.number_pending().await?;
+        self.read_events(merchant, after, limit).await
+    }
+
+    /// The numbered events as they stand, without waiting for the numbering task.
+    pub(in crate::store) async fn read_events(
+        &self,
+        merchant: &MerchantId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT sequence, type, payment, occurred_at FROM events \
-             WHERE merchant_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3",
+            "SELECT n.sequence, e.type, e.payment, e.occurred_at \
+             FROM event_numbers n JOIN events e ON e.id = n.event_id \
+             WHERE n.merchant_id = $1 AND n.sequence > $2 ORDER BY n.sequence LIMIT $3",
         )
         .bind(merchant.as_str())
         .bind(after)

@@ -1,8 +1,8 @@
 //! Row helpers shared by the jobs: load (optionally locking) and save a payment, append an event.
 
 use super::jobs::JobError;
-use crate::domain::{OperationId, Payment, PaymentId, Timestamp};
-use crate::store::StoreError;
+use crate::domain::{Operation, OperationId, Payment, PaymentId, Timestamp};
+use crate::store::{KeyClaim, StoreError};
 use sqlx::{PgConnection, Row};
 
 pub(super) async fn load(
@@ -47,64 +47,172 @@ async fn fetch(
     Ok(Some((payment, row.try_get(1)?)))
 }
 
-/// Writes the payment document, its checked columns and the one operation that changed, and
-/// returns the document. With `Some(version)` the update applies only to that version.
+/// Claims the idempotency key and, only if the claim is new, inserts the payment with its
+/// first operation: one statement, atomic without an explicit transaction (no BEGIN/COMMIT
+/// round trips). `false` when someone holds the key; then nothing was written. A concurrent
+/// claim of the same key waits on the unique key until the first one commits.
+pub(super) async fn insert_claimed(
+    conn: &mut PgConnection,
+    claim: &KeyClaim,
+    p: &Payment,
+    op: &Operation,
+) -> Result<bool, JobError> {
+    let inserted = sqlx::query(
+        "WITH k AS (INSERT INTO idempotency_keys (merchant_id, method, key, fingerprint, payment_id, \
+         operation_id, created_at) VALUES ($2, $21, $22, $23, $1::uuid, $14::uuid, $12) \
+         ON CONFLICT DO NOTHING RETURNING 1), \
+         p AS (INSERT INTO payments (id, merchant_id, provider, merchant_reference, status, \
+         currency, amount, captured, refunded, provider_reference, doc, version, created_at, updated_at) \
+         SELECT $1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13 \
+         WHERE EXISTS (SELECT 1 FROM k) RETURNING id) \
+         INSERT INTO operations (id, payment_id, kind, status, amount, provider_key, created_at, updated_at) \
+         SELECT $14::uuid, p.id, $15, $16, $17, $18, $19, $20 FROM p",
+    )
+    .bind(p.id.to_string())
+    .bind(p.merchant.as_str())
+    .bind(p.provider.as_str())
+    .bind(&p.merchant_reference)
+    .bind(p.status.as_str())
+    .bind(p.amount.currency().code())
+    .bind(p.amount.minor())
+    .bind(p.captured)
+    .bind(p.refunded)
+    .bind(p.provider_reference.as_deref())
+    .bind(serde_json::to_string(p)?)
+    .bind(p.created_at.micros())
+    .bind(p.updated_at.micros())
+    .bind(op.id.to_string())
+    .bind(op.kind.as_str())
+    .bind(op.status.as_str())
+    .bind(op.amount.minor())
+    .bind(op.id.provider_key())
+    .bind(op.created_at.micros())
+    .bind(op.updated_at.micros())
+    .bind(claim.method)
+    .bind(claim.key.as_str())
+    .bind(claim.fingerprint.as_slice())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Writes the payment document at `version`, its checked columns and the one operation that
+/// changed, in one statement (one round trip), and returns the document.
 pub(super) async fn save(
     conn: &mut PgConnection,
     p: &Payment,
-    version: Option<i64>,
+    version: i64,
     changed: OperationId,
 ) -> Result<String, JobError> {
     let doc = serde_json::to_string(p)?;
     let id = p.id.to_string();
-    match version {
-        None => {
-            sqlx::query(
-                "INSERT INTO payments (id, merchant_id, provider, merchant_reference, status, currency, amount, \
-                 captured, refunded, provider_reference, doc, version, created_at, updated_at) \
-                 VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13)",
-            )
-            .bind(&id)
-            .bind(p.merchant.as_str())
-            .bind(p.provider.as_str())
-            .bind(&p.merchant_reference)
-            .bind(p.status.as_str())
-            .bind(p.amount.currency().code())
-            .bind(p.amount.minor())
-            .bind(p.captured)
-            .bind(p.refunded)
-            .bind(p.provider_reference.as_deref())
-            .bind(&doc)
-            .bind(p.created_at.micros())
-            .bind(p.updated_at.micros())
-            .execute(&mut *conn)
-            .await?;
-        }
-        Some(v) => {
-            let moved = sqlx::query(
-                "UPDATE payments SET status = $1, captured = $2, refunded = $3, provider_reference = $4, doc = $5, \
-                 version = version + 1, updated_at = $6 WHERE id = $7::uuid AND version = $8",
-            )
-            .bind(p.status.as_str())
-            .bind(p.captured)
-            .bind(p.refunded)
-            .bind(p.provider_reference.as_deref())
-            .bind(&doc)
-            .bind(p.updated_at.micros())
-            .bind(&id)
-            .bind(v)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            if moved != 1 {
-                return Err(StoreError::Internal(format!(
-                    "payment {id} changed under its row lock"
-                ))
-                .into());
-            }
-        }
+    let op = operation(p, changed)?;
+    let written = bind_update(
+        sqlx::query(concat!("WITH ", update_cte!(), " SELECT COUNT(*) FROM p")),
+        p,
+        &doc,
+        version,
+        op,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    expect_one(written.try_get(0)?, &id)?;
+    Ok(doc)
+}
+
+/// The update of a payment at a given version (`p`, its id when it matched) and of one of
+/// its operations (`o`, only if `p` matched). Parameters `$1`–`$15`, bound by [`bind_update`].
+macro_rules! update_cte {
+    () => {
+        "p AS (UPDATE payments SET status = $1, captured = $2, refunded = $3, provider_reference = $4, \
+         doc = $5, version = version + 1, updated_at = $6 WHERE id = $7::uuid AND version = $8 RETURNING id), \
+         o AS (INSERT INTO operations (id, payment_id, kind, status, amount, provider_key, created_at, updated_at) \
+         SELECT $9::uuid, p.id, $10, $11, $12, $13, $14, $15 FROM p \
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at \
+         WHERE operations.status <> excluded.status)"
+    };
+}
+use update_cte;
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+fn bind_update<'q>(
+    query: PgQuery<'q>,
+    p: &Payment,
+    doc: &str,
+    version: i64,
+    op: &Operation,
+) -> PgQuery<'q> {
+    query
+        .bind(p.status.as_str())
+        .bind(p.captured)
+        .bind(p.refunded)
+        .bind(p.provider_reference.clone())
+        .bind(doc.to_owned())
+        .bind(p.updated_at.micros())
+        .bind(p.id.to_string())
+        .bind(version)
+        .bind(op.id.to_string())
+        .bind(op.kind.as_str())
+        .bind(op.status.as_str())
+        .bind(op.amount.minor())
+        .bind(op.id.provider_key())
+        .bind(op.created_at.micros())
+        .bind(op.updated_at.micros())
+}
+
+fn operation(p: &Payment, id: OperationId) -> Result<&Operation, JobError> {
+    p.operation(id).ok_or_else(|| {
+        StoreError::Internal(format!("operation {id} is not on payment {}", p.id)).into()
+    })
+}
+
+/// The payment row must have matched its version: its row lock is held, so anything else is
+/// a bug, never a race.
+fn expect_one(matched: i64, id: &str) -> Result<(), JobError> {
+    if matched == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Internal(format!("payment {id} changed under its row lock")).into())
     }
-    upsert_operation(conn, p, changed).await?;
+}
+
+/// Writes a settled payment and its operation, records the idempotent response (or forgets
+/// the key with `release_key`) and, with `event`, appends and queues its event: the whole
+/// settle in one statement.
+pub(super) async fn save_settled(
+    conn: &mut PgConnection,
+    p: &Payment,
+    version: i64,
+    changed: OperationId,
+    release_key: bool,
+    event: bool,
+    now: Timestamp,
+) -> Result<String, JobError> {
+    let doc = serde_json::to_string(p)?;
+    let id = p.id.to_string();
+    let op = operation(p, changed)?;
+    let sql = concat!(
+        "WITH ",
+        update_cte!(),
+        ", k AS (UPDATE idempotency_keys SET response = $5 \
+         WHERE operation_id = $9::uuid AND response IS NULL AND NOT $16 AND EXISTS (SELECT 1 FROM p)), \
+         kd AS (DELETE FROM idempotency_keys WHERE operation_id = $9::uuid AND $16 AND EXISTS (SELECT 1 FROM p)), \
+         e AS (INSERT INTO events (merchant_id, payment_id, type, payment, occurred_at) \
+         SELECT $18, p.id, $19, $5, $20 FROM p WHERE $17 RETURNING id, merchant_id, occurred_at), \
+         q AS (INSERT INTO events_to_number (event_id, merchant_id, occurred_at) SELECT * FROM e) \
+         SELECT COUNT(*) FROM p"
+    );
+    let written = bind_update(sqlx::query(sql), p, &doc, version, op)
+        .bind(release_key)
+        .bind(event)
+        .bind(p.merchant.as_str().to_owned())
+        .bind(p.status.event_type())
+        .bind(now.micros())
+        .fetch_one(&mut *conn)
+        .await?;
+    expect_one(written.try_get(0)?, &id)?;
     Ok(doc)
 }
 
@@ -136,8 +244,10 @@ pub(super) async fn upsert_operation(
     Ok(())
 }
 
-/// Numbers the event from the counter row (held until COMMIT: appends are numbered in commit
-/// order, and a rollback gives the number back) and inserts it.
+/// Inserts the event and queues it for its number, in one statement: readers see it once
+/// `paygate_number_events()` has numbered it (see `numbering.rs`). Taking a number here would
+/// hold the counter row's lock through this transaction's COMMIT and serialize every writer in
+/// the cluster.
 pub(super) async fn append_event(
     conn: &mut PgConnection,
     p: &Payment,
@@ -145,9 +255,9 @@ pub(super) async fn append_event(
     now: Timestamp,
 ) -> Result<(), JobError> {
     sqlx::query(
-        "WITH next AS (UPDATE event_counter SET last = last + 1 RETURNING last) \
-         INSERT INTO events (sequence, merchant_id, payment_id, type, payment, occurred_at) \
-         SELECT last, $1, $2::uuid, $3, $4, $5 FROM next",
+        "WITH e AS (INSERT INTO events (merchant_id, payment_id, type, payment, occurred_at) \
+         VALUES ($1, $2::uuid, $3, $4, $5) RETURNING id, merchant_id, occurred_at) \
+         INSERT INTO events_to_number (event_id, merchant_id, occurred_at) SELECT * FROM e",
     )
     .bind(p.merchant.as_str())
     .bind(p.id.to_string())
