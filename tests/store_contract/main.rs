@@ -65,6 +65,7 @@ contract! {
     webhooks::late_webhooks_are_recorded_and_ignored,
     reaping::reaping_forgets_only_finished_keys_past_the_cutoff,
     reaping::two_replicas_reaping_at_once_reap_each_key_once,
+    reaping::pruning_deletes_old_events_and_numbering_continues,
     reconcile::concurrent_claims_never_hand_out_an_operation_twice,
     reconcile::claimed_operations_come_back_only_when_their_lease_ends,
     reads::reads_return_what_was_written,

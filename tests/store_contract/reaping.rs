@@ -1,5 +1,6 @@
-//! Idempotency key retention: finished keys past the cutoff are forgotten, running ones never,
-//! and replicas reaping at the same time each delete a key at most once.
+//! Retention: finished idempotency keys past the cutoff are forgotten, running ones never, and
+//! replicas reaping at the same time each delete a key at most once; old events are pruned
+//! without disturbing the numbering.
 
 use crate::harness::*;
 use paygate::domain::Timestamp;
@@ -75,4 +76,43 @@ pub async fn two_replicas_reaping_at_once_reap_each_key_once(db: &Db) {
     }
     assert_eq!(total, 40, "every key reaped exactly once");
     assert_eq!(reap(&db.store, cutoff).await, 0);
+}
+
+/// Event retention: only events older than the cutoff go, the numbering continues after them
+/// (no number is handed out twice), and the pruned range is reported for resuming readers.
+pub async fn pruning_deletes_old_events_and_numbering_continues(db: &Db) {
+    let store = &db.store;
+    let m = merchant();
+    let two_hours_ago = Timestamp::now().plus_seconds(-7200);
+    let (old, op) = started(open_payment_at(store, &m, "old-event", 100, two_hours_ago).await);
+    let settled = store
+        .write(Write::Settle {
+            payment_id: old.id,
+            operation: op,
+            outcome: ok(),
+            release_key: false,
+            now: two_hours_ago,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(settled, Written::Settled(_)));
+    let recent = authorized(store, "recent-event", 100).await;
+    let before: Vec<i64> = store
+        .events_after(&m, 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
+    assert_eq!(before, vec![1, 2]);
+
+    let cutoff = Timestamp::now().plus_seconds(-3600);
+    let pruned = store.write(Write::PruneEvents { cutoff }).await.unwrap();
+    assert!(matches!(pruned, Written::Reaped(1)), "got {pruned:?}");
+    assert_eq!(store.events_pruned_through().await.unwrap(), 1);
+
+    let next = authorized(store, "next-event", 100).await;
+    let after = store.events_after(&m, 0, 10).await.unwrap();
+    let kept: Vec<_> = after.iter().map(|e| (e.sequence, e.payment.id)).collect();
+    assert_eq!(kept, vec![(2, recent.id), (3, next.id)]);
 }
