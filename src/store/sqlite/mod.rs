@@ -7,6 +7,7 @@
 //! acknowledged write is on disk.
 
 mod jobs;
+mod rows;
 mod writer;
 
 use super::{DueOperation, StoreError, StoreOptions, StoredEvent, Write, Written};
