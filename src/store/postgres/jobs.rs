@@ -48,6 +48,12 @@ impl From<JobError> for StoreError {
     }
 }
 
+/// Jobs whose only write is one statement (see `rows::insert_claimed`), so they need no
+/// explicit transaction: the busiest one, OpenPayment.
+pub(super) fn is_single_statement(job: &Write) -> bool {
+    matches!(job, Write::OpenPayment { .. })
+}
+
 pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Written, JobError> {
     match job {
         Write::OpenPayment { claim, payment } => open_payment(conn, claim, payment)
@@ -417,7 +423,7 @@ async fn settle(
     Ok((payment, true))
 }
 
-pub(super) async fn open_payment(
+async fn open_payment(
     conn: &mut PgConnection,
     claim: &KeyClaim,
     payment: &Payment,

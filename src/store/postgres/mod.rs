@@ -42,9 +42,8 @@ struct Inner {
     pool: PgPool,
     /// Bumped after each commit made by this process: wakes the numbering task.
     committed: tokio::sync::watch::Sender<u64>,
-    /// How many of this process's commits the numbering task has covered; bumped (also
-    /// without moving, when it numbered another replica's events) after each pass. Subscribers
-    /// wake on it; other replicas' events are also found by their periodic re-read.
+    /// Bumped after each numbering pass that numbered something: subscribers wake on it.
+    /// Other replicas' events are also found by the subscribers' periodic re-read.
     numbered: tokio::sync::watch::Sender<u64>,
 }
 
@@ -147,15 +146,12 @@ impl PostgresStore {
     }
 
     async fn run_once(&self, job: &Write) -> Result<Written, jobs::JobError> {
-        if let Write::OpenPayment { claim, payment } = job {
-            // A single statement (see `insert_claimed`): atomic on its own, so it skips the
-            // BEGIN and COMMIT round trips of the busiest job.
-            let mut conn = self.inner.pool.acquire().await?;
-            return jobs::open_payment(&mut conn, claim, payment)
-                .await
-                .map(Written::Claimed);
+        let mut conn = self.inner.pool.acquire().await?;
+        if jobs::is_single_statement(job) {
+            // Atomic on its own: skipping BEGIN and COMMIT saves two round trips.
+            return jobs::execute(&mut conn, job).await;
         }
-        let mut tx = self.inner.pool.begin().await?;
+        let mut tx = conn.begin().await?;
         match jobs::execute(&mut tx, job).await {
             Ok(written) => {
                 tx.commit().await?;

@@ -52,20 +52,16 @@ pub(super) async fn run(store: Weak<Inner>, mut commits: watch::Receiver<u64>) {
         if inner.pool.is_closed() {
             return;
         }
-        // Every commit counted here is visible to the pass that follows.
-        let covered = *commits.borrow_and_update();
+        // Every commit seen here is visible to the pass that follows.
+        commits.borrow_and_update();
         match number_all(&inner.pool).await {
-            Ok(numbered) => inner.numbered.send_if_modified(|through| {
-                let moved = *through < covered;
-                *through = (*through).max(covered);
-                moved || numbered > 0
-            }),
+            Ok(0) => {}
+            Ok(_) => inner
+                .numbered
+                .send_modify(|passes| *passes = passes.wrapping_add(1)),
             // The health watcher reports an unreachable database; readers retry by themselves.
-            Err(e) => {
-                tracing::debug!(error = %e, "numbering events failed; retrying");
-                false
-            }
-        };
+            Err(e) => tracing::debug!(error = %e, "numbering events failed; retrying"),
+        }
         drop(inner);
         tokio::time::sleep(GATHER).await;
     }

@@ -139,17 +139,17 @@ type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArgu
 
 fn bind_update<'q>(
     query: PgQuery<'q>,
-    p: &Payment,
-    doc: &str,
+    p: &'q Payment,
+    doc: &'q str,
     version: i64,
-    op: &Operation,
+    op: &'q Operation,
 ) -> PgQuery<'q> {
     query
         .bind(p.status.as_str())
         .bind(p.captured)
         .bind(p.refunded)
-        .bind(p.provider_reference.clone())
-        .bind(doc.to_owned())
+        .bind(p.provider_reference.as_deref())
+        .bind(doc)
         .bind(p.updated_at.micros())
         .bind(p.id.to_string())
         .bind(version)
@@ -207,7 +207,7 @@ pub(super) async fn save_settled(
     let written = bind_update(sqlx::query(sql), p, &doc, version, op)
         .bind(release_key)
         .bind(event)
-        .bind(p.merchant.as_str().to_owned())
+        .bind(p.merchant.as_str())
         .bind(p.status.event_type())
         .bind(now.micros())
         .fetch_one(&mut *conn)
