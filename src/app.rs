@@ -97,7 +97,12 @@ impl App {
             settings.merchants.first().map(|m| m.id.clone())
         };
         let auth = Arc::new(Authenticator::new(keys, open_as));
-        let service = PaymentService::new(store.clone(), Arc::new(providers), metrics.clone());
+        let service = PaymentService::new(
+            store.clone(),
+            Arc::new(providers),
+            metrics.clone(),
+            settings.server.operation_timeout(),
+        );
         tracing::info!(%grpc_addr, %http_addr, mock_processor = ?mock_processor, "paygate listening");
         Ok(Self {
             settings,
@@ -147,7 +152,7 @@ impl App {
             self.background.wait(),
         ));
         let reconcile = ReconcileOptions {
-            settle_after: self.settings.server.provider_timeout * 2,
+            settle_after: self.settings.server.operation_timeout(),
         };
         tokio::spawn(reconcile_loop(
             self.service.clone(),

@@ -51,8 +51,22 @@ pub struct ServerSettings {
     pub max_message_bytes: usize,
     pub webhook_body_limit: usize,
     pub max_concurrent_requests: usize,
-    /// Total time allowed for one provider HTTP call (key `provider_timeout_ms`).
+    /// Total time allowed for one provider HTTP call, its retries included (key
+    /// `provider_timeout_ms`).
     pub provider_timeout: Duration,
+}
+
+/// An operation may make several provider calls (CMI: PostAuth, then ORDERSTATUS after a lost
+/// answer; PayPal: a token refresh, 429 waits, one refund per capture): it gets this many
+/// provider timeouts in all.
+const CALLS_PER_OPERATION: u32 = 3;
+
+impl ServerSettings {
+    /// One operation's whole budget with its provider, every call, retry, wait and part
+    /// included: its deadline, and the length of its lease against the reconciler.
+    pub fn operation_timeout(&self) -> Duration {
+        self.provider_timeout * CALLS_PER_OPERATION
+    }
 }
 
 #[derive(Clone)]

@@ -16,6 +16,6 @@ pub use currency::{Currency, CurrencyError};
 pub use ids::{IdError, IdempotencyKey, MerchantId, OperationId, PaymentId};
 pub use money::{Money, MoneyError};
 pub use operation::{Failure, Operation, OperationKind, OperationStatus};
-pub use payment::{CaptureMode, NextAction, Outcome, Payment, PaymentStatus, Refusal};
+pub use payment::{Abandoned, CaptureMode, NextAction, Outcome, Payment, PaymentStatus, Refusal};
 pub use provider::{Capabilities, ProviderKind, UnknownProvider};
 pub use timestamp::Timestamp;

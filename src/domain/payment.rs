@@ -190,6 +190,17 @@ fn verb(op: OperationKind) -> &'static str {
     }
 }
 
+/// What [`Payment::abandon`] left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abandoned {
+    /// The operation is gone; the payment stays, changed.
+    Operation,
+    /// It was the payment's authorization: nothing of the payment remains to keep.
+    WholePayment,
+    /// The operation was not open (something settled it meanwhile): nothing changed.
+    NotOpen,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
     pub id: PaymentId,
@@ -445,6 +456,28 @@ impl Payment {
         self.status = self.derive_status();
         self.updated_at = now;
         true
+    }
+
+    /// Takes back an operation the provider certainly never acted on (never sent, or refused
+    /// before acting), as if it had never begun: its reserved amount is free again and the
+    /// status is what the other operations say. Only an open operation can be abandoned; the
+    /// answer says what is left. A payment whose authorization is abandoned has nothing left
+    /// (the store deletes it: the caller never got its id).
+    pub fn abandon(&mut self, op_id: OperationId, now: Timestamp) -> Abandoned {
+        let Some(at) = self
+            .operations
+            .iter()
+            .position(|o| o.id == op_id && o.status == OperationStatus::Pending)
+        else {
+            return Abandoned::NotOpen;
+        };
+        if self.operations.get(at).map(|o| o.kind) == Some(OperationKind::Authorize) {
+            return Abandoned::WholePayment;
+        }
+        self.operations.remove(at);
+        self.status = self.derive_status();
+        self.updated_at = now;
+        Abandoned::Operation
     }
 
     /// Settles a successful authorization whose capture the provider was asked to make on its

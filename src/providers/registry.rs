@@ -58,7 +58,13 @@ pub fn build(
             Some(metrics.clone()),
         )
     };
-    let mock_http = stack(ProviderKind::Mock);
+    let mock_http = ProviderHttp::with_protocol(
+        ProviderKind::Mock,
+        http.clone(),
+        resilience(settings),
+        Some(metrics.clone()),
+        crate::providers::mock::api::not_processed,
+    );
     let cmi_http = stack(ProviderKind::Cmi);
     // PayPal's adapter has its own retry policy (429 backoff, 401 refresh, same request id):
     // its stack makes one attempt per call and adds the deadline, breaker and limit.

@@ -71,11 +71,13 @@ impl PaymentService {
             })?,
         };
         let payment = cmd.open_payment(merchant, Timestamp::now());
+        let window = self.call_window();
         let claimed = match self
             .store
             .write(Write::OpenPayment {
                 claim,
                 payment: Box::new(payment),
+                lease_until: window.lease_until,
             })
             .await?
         {
@@ -92,7 +94,13 @@ impl PaymentService {
             .cloned()
             .ok_or_else(|| AppError::Internal("new payment without its operation".into()))?;
         let started = Instant::now();
-        let result = provider.authorize(&payment, &op, &cmd).await;
+        let result = self
+            .within_window(
+                window,
+                provider.kind(),
+                provider.authorize(&payment, &op, &cmd),
+            )
+            .await;
         self.finish(provider, payment.id, &op, started, result)
             .await
     }

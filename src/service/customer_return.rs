@@ -54,7 +54,6 @@ impl PaymentService {
             payment_id: payment.id,
             operation: op.id,
             outcome,
-            release_key: false,
             now: Timestamp::now(),
         };
         match self.store.write(job).await? {

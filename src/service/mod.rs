@@ -4,6 +4,16 @@
 //! the idempotency key claimed in the same transaction), call the provider, record the
 //! outcome. A crash between steps leaves a PENDING operation for the reconciler, never a
 //! charge without a record.
+//!
+//! The outcome belongs to the operation, not to its last HTTP attempt: the provider stack
+//! reports "not sent" only when no attempt could have acted. Only then (or when the provider
+//! refused before acting) is the operation taken back and the caller told UNAVAILABLE (or
+//! FAILED_PRECONDITION); in every other case the key stays claimed and the caller gets the
+//! payment, PENDING until the provider's own word settles it.
+//!
+//! Each operation has one deadline for everything it sends (`server.provider_timeout_ms`), and
+//! its row is leased to the live call until just after that deadline, so the reconciler never
+//! asks about an operation whose call may still be running.
 
 mod apply_webhook;
 mod authorize;
@@ -20,29 +30,90 @@ pub use apply_webhook::{WebhookError, WebhookResult};
 pub use reconcile::ReconcileOptions;
 
 use crate::domain::{
-    Failure, MerchantId, Operation, OperationKind, Outcome, Payment, PaymentId, ProviderKind,
-    Timestamp,
+    MerchantId, Operation, OperationKind, Outcome, Payment, PaymentId, ProviderKind, Timestamp,
 };
 use crate::error::AppError;
 use crate::providers::{AnyProvider, ProviderError, Providers};
 use crate::store::{Store, Write, Written};
 use crate::telemetry::Metrics;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::time::Instant;
+
+/// Kept between an operation's deadline and the end of its lease: time to record the outcome
+/// after the last provider answer, so a reconciler never overtakes the live call's write.
+const LEASE_MARGIN: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct PaymentService {
     store: Store,
     providers: Arc<Providers>,
     metrics: Arc<Metrics>,
+    /// One operation's budget with its provider: every request, retry, wait and part.
+    operation_timeout: Duration,
+}
+
+/// Until when an operation is leased to its live call, and the latest moment that call may
+/// still run (the lease's end less [`LEASE_MARGIN`]).
+#[derive(Debug, Clone, Copy)]
+struct CallWindow {
+    latest_end: Instant,
+    lease_until: Timestamp,
 }
 
 impl PaymentService {
-    pub fn new(store: Store, providers: Arc<Providers>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        store: Store,
+        providers: Arc<Providers>,
+        metrics: Arc<Metrics>,
+        operation_timeout: Duration,
+    ) -> Self {
         Self {
             store,
             providers,
             metrics,
+            operation_timeout,
+        }
+    }
+
+    /// The lease of an operation about to be persisted: one operation budget plus
+    /// [`LEASE_MARGIN`] from now. Taken before the write, so the lease covers the whole call.
+    fn call_window(&self) -> CallWindow {
+        let lease = self.operation_timeout + LEASE_MARGIN;
+        let lease_micros = i64::try_from(lease.as_micros()).unwrap_or(i64::MAX);
+        CallWindow {
+            latest_end: Instant::now() + self.operation_timeout,
+            lease_until: Timestamp::from_micros(
+                Timestamp::now().micros().saturating_add(lease_micros),
+            ),
+        }
+    }
+
+    /// Runs one operation's provider exchange: it gets one operation budget from now (or the
+    /// caller's deadline, if sooner), never past its lease. Every HTTP call inside sees the
+    /// deadline, and a call still running at its end is cut, its outcome unknown (it may have
+    /// been sent).
+    async fn within_window<F>(
+        &self,
+        window: CallWindow,
+        provider: ProviderKind,
+        call: F,
+    ) -> Result<Outcome, ProviderError>
+    where
+        F: Future<Output = Result<Outcome, ProviderError>>,
+    {
+        let mut ends = (Instant::now() + self.operation_timeout).min(window.latest_end);
+        if let Some(left) = crate::deadline::remaining() {
+            ends = ends.min(Instant::now() + left);
+        }
+        let bounded = crate::deadline::within(Some(ends), call);
+        match tokio::time::timeout_at(ends, bounded).await {
+            Ok(result) => result,
+            Err(_) => Err(ProviderError::OutcomeUnknown {
+                provider,
+                reason: "the operation's deadline passed while it was with the provider".into(),
+            }),
         }
     }
 
@@ -62,7 +133,9 @@ impl PaymentService {
     }
 
     /// Records what the provider said and turns it into the RPC's answer. A decline is a
-    /// result; "not sent" releases the idempotency key so the caller can retry with it.
+    /// result. An operation the provider certainly never acted on (not sent, or refused
+    /// before acting) is taken back ([`Write::Abandon`]): the caller gets an error and nothing
+    /// is left to see, and a retry with the same key continues under the same ids.
     async fn finish(
         &self,
         provider: &AnyProvider,
@@ -71,8 +144,7 @@ impl PaymentService {
         started: Instant,
         result: Result<Outcome, ProviderError>,
     ) -> Result<Payment, AppError> {
-        let mut refused = None;
-        let (outcome, label, not_sent) = match result {
+        let (outcome, label) = match result {
             Ok(outcome) => {
                 let label = match &outcome {
                     Outcome::Succeeded { .. } | Outcome::RequiresAction { .. } => "succeeded",
@@ -80,60 +152,39 @@ impl PaymentService {
                     Outcome::Failed(_) => "failed",
                     Outcome::Unknown => "unknown",
                 };
-                (outcome, label, None)
+                (outcome, label)
             }
             Err(ProviderError::OutcomeUnknown { reason, .. }) => {
                 tracing::warn!(operation = %op.id, %reason, "provider outcome unknown; left for reconciliation");
-                (Outcome::Unknown, "unknown", None)
+                (Outcome::Unknown, "unknown")
             }
-            Err(ProviderError::Refused {
-                refusal, failure, ..
-            }) => {
-                tracing::info!(operation = %op.id, %refusal, "provider refused the operation in its state");
-                refused = Some(*refusal);
-                (Outcome::Failed(*failure), "failed", None)
+            Err(ProviderError::Refused { refusal, .. }) => {
+                self.record_request(provider, op, "refused", started);
+                tracing::info!(operation = %op.id, %refusal, "provider refused the operation in its state; nothing was done");
+                self.abandon(payment_id, op).await?;
+                return Err(AppError::Refused(*refusal));
             }
             Err(ProviderError::NotSent { reason, .. }) => {
-                let failure = Failure::new(
-                    "provider_unavailable",
-                    "the provider could not be reached; nothing was charged",
-                );
-                (Outcome::Failed(failure), "failed", Some(reason))
+                self.record_request(provider, op, "not_sent", started);
+                tracing::warn!(operation = %op.id, %reason, "provider unreachable; no attempt could have acted");
+                self.abandon(payment_id, op).await?;
+                return Err(AppError::ProviderUnavailable {
+                    provider: provider.kind(),
+                    reason,
+                });
             }
         };
-        self.metrics.provider_request(
-            provider.kind().as_str(),
-            op.kind.as_str(),
-            label,
-            started.elapsed(),
-        );
-        // A refusal is not a replayable result either: the key is released like "not sent".
-        let release_key = not_sent.is_some() || refused.is_some();
+        self.record_request(provider, op, label, started);
         let job = Write::Settle {
             payment_id,
             operation: op.id,
             outcome,
-            release_key,
             now: Timestamp::now(),
         };
         let payment = match self.store.write(job).await? {
             Written::Settled(p) => p,
             other => return Err(unexpected(other)),
         };
-        if let Some(refusal) = refused {
-            return Err(AppError::Refused(refusal));
-        }
-        if let Some(reason) = not_sent {
-            tracing::warn!(operation = %op.id, %reason, "provider unreachable; nothing was sent");
-            return Err(AppError::ProviderUnavailable {
-                provider: provider.kind(),
-                reason,
-            });
-        }
-        if let Some(refusal) = refused {
-            tracing::info!(operation = %op.id, %refusal, "provider refused the operation");
-            return Err(AppError::Refused(refusal));
-        }
         tracing::debug!(
             payment_id = %payment.id,
             operation = op.kind.as_str(),
@@ -141,6 +192,41 @@ impl PaymentService {
             "operation settled"
         );
         Ok(*payment)
+    }
+}
+
+impl PaymentService {
+    fn record_request(
+        &self,
+        provider: &AnyProvider,
+        op: &Operation,
+        outcome: &'static str,
+        started: Instant,
+    ) {
+        self.metrics.provider_request(
+            provider.kind().as_str(),
+            op.kind.as_str(),
+            outcome,
+            started.elapsed(),
+        );
+    }
+
+    /// Takes back an operation the provider never acted on. If something settled it in the
+    /// meantime (it cannot have been this call), that settlement stands.
+    async fn abandon(&self, payment_id: PaymentId, op: &Operation) -> Result<(), AppError> {
+        let job = Write::Abandon {
+            payment_id,
+            operation: op.id,
+            now: Timestamp::now(),
+        };
+        match self.store.write(job).await? {
+            Written::Abandoned(crate::domain::Abandoned::NotOpen) => {
+                tracing::warn!(operation = %op.id, "an operation not sent was settled meanwhile; kept as settled");
+                Ok(())
+            }
+            Written::Abandoned(_) => Ok(()),
+            other => Err(unexpected(other)),
+        }
     }
 }
 

@@ -96,6 +96,7 @@ impl PaymentService {
                 reason: req.reason,
             })?,
         };
+        let window = self.call_window();
         let job = Write::BeginOperation {
             claim,
             payment_id: req.payment_id,
@@ -104,6 +105,7 @@ impl PaymentService {
             final_capture: req.final_capture,
             caps: provider.capabilities(),
             now: Timestamp::now(),
+            lease_until: window.lease_until,
         };
         let claimed = match self.store.write(job).await? {
             Written::Claimed(c) => c,
@@ -118,16 +120,18 @@ impl PaymentService {
             .cloned()
             .ok_or_else(|| AppError::Internal("operation missing from its payment".into()))?;
         let started = Instant::now();
-        let result = match req.kind {
-            OperationKind::Capture => provider.capture(&payment, &op).await,
-            OperationKind::Void => provider.void(&payment, &op).await,
-            OperationKind::Refund => provider.refund(&payment, &op).await,
-            OperationKind::Authorize => {
-                return Err(AppError::Internal(
-                    "authorize is not an operation on a payment".into(),
-                ));
+        let call = async {
+            match req.kind {
+                OperationKind::Capture => provider.capture(&payment, &op).await,
+                OperationKind::Void => provider.void(&payment, &op).await,
+                OperationKind::Refund => provider.refund(&payment, &op).await,
+                OperationKind::Authorize => Err(crate::providers::ProviderError::NotSent {
+                    provider: provider.kind(),
+                    reason: "authorize is not an operation on a payment".into(),
+                }),
             }
         };
+        let result = self.within_window(window, provider.kind(), call).await;
         self.finish(provider, payment.id, &op, started, result)
             .await
     }

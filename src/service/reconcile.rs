@@ -2,28 +2,35 @@
 //! provider what it did under the operation's key.
 //!
 //! Two kinds of operation end up here: UNKNOWN ones (sent, no usable answer) and PENDING ones
-//! left behind by a crash between "persisted" and "provider answered". It only looks at
-//! operations untouched for longer than any live request can take, so it never races the RPC
-//! that is still waiting for the same answer. It never guesses: what the provider cannot
-//! confirm is retried with backoff and, past its budget, flagged for an operator.
+//! left behind by a crash between "persisted" and "provider answered". A live call leases its
+//! operation until just after its deadline (see `service/mod.rs`), and the reconciler only
+//! claims operations whose lease has ended, so it never races the RPC that is still waiting
+//! for the same answer. It never guesses: what the provider cannot confirm is retried with
+//! backoff and, past its budget, flagged for an operator. A definitive refusal by the provider
+//! (e.g. an expired authorization for a re-sent capture) is an answer: the operation fails
+//! with the provider's code.
 
 use super::PaymentService;
 use crate::domain::{Failure, Outcome, Timestamp};
 use crate::error::AppError;
+use crate::providers::ProviderError;
 use crate::store::{DueOperation, Write};
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Work per pass: bounded so a backlog cannot monopolise the provider or the writer.
 const BATCH: u32 = 64;
 /// Backoff between attempts on one operation: 1 s doubling up to 5 minutes.
 const FIRST_RETRY_SECS: i64 = 1;
 const MAX_RETRY_SECS: i64 = 300;
-/// How long a claimed operation is hidden from other reconcilers. Longer than a pass usually
-/// takes; if a pass overruns it, another replica may ask the provider again, which is harmless
-/// (a status query moves no money, and a second identical settle changes nothing).
+/// How long a claimed batch is hidden from other reconcilers. A pass never starts an operation
+/// whose budget would outlast the lease: the rest of the batch is left for the next pass.
 const LEASE_SECS: i64 = 120;
 /// After this many attempts the operation is flagged (log + metric); it keeps being retried.
 const ATTEMPT_BUDGET: i64 = 20;
+
+/// The failure code of an operation the provider never received.
+const NOT_PROCESSED: &str = "not_processed";
 
 #[derive(Debug, Clone, Copy)]
 pub struct ReconcileOptions {
@@ -41,13 +48,24 @@ impl PaymentService {
         // goes to one reconciler, which holds it for LEASE_SECS (settling or deferring it ends
         // the lease early; a replica that dies mid-pass only delays its batch).
         let lease_until = now.plus_seconds(LEASE_SECS);
+        let lease_ends = Instant::now() + Duration::from_secs(LEASE_SECS.unsigned_abs());
         let due = self
             .store
             .claim_due_operations(settled_before, now, lease_until, BATCH)
             .await?;
         let mut settled = 0;
         for item in due {
-            match self.reconcile_one(&item, now).await {
+            // Each item gets a whole operation budget; one that could outlive the lease is
+            // left to a later pass (its lease ends), never worked on by two reconcilers.
+            if Instant::now() + self.operation_timeout + super::LEASE_MARGIN > lease_ends {
+                tracing::info!(
+                    "reconciliation pass stops at its lease; the rest waits for the next pass"
+                );
+                break;
+            }
+            let window = self.call_window();
+            let now = Timestamp::now();
+            match self.reconcile_one(&item, window, now).await {
                 Ok(true) => settled += 1,
                 Ok(false) => self.defer(&item, now).await?,
                 Err(e) => {
@@ -63,7 +81,12 @@ impl PaymentService {
 
     /// Asks the provider and applies a final answer. `Ok(false)`: nothing final yet.
     #[tracing::instrument(name = "reconcile", skip_all, fields(merchant = %item.merchant, payment_id = %item.payment_id, operation = %item.operation))]
-    async fn reconcile_one(&self, item: &DueOperation, now: Timestamp) -> Result<bool, AppError> {
+    async fn reconcile_one(
+        &self,
+        item: &DueOperation,
+        window: super::CallWindow,
+        now: Timestamp,
+    ) -> Result<bool, AppError> {
         let payment = self.store.payment(&item.merchant, item.payment_id).await?;
         let Some(op) = payment.operation(item.operation).cloned() else {
             return Err(AppError::Internal(
@@ -71,17 +94,33 @@ impl PaymentService {
             ));
         };
         let provider = self.provider(&item.merchant, &payment)?;
-        let outcome = match provider.status(&payment, &op).await {
-            Ok(Some(
+        let asked = self
+            .within_window(window, provider.kind(), async {
+                provider.status(&payment, &op).await.map(|found| {
+                    found.unwrap_or_else(|| {
+                        Outcome::Failed(Failure::new(
+                            NOT_PROCESSED,
+                            "the provider never received this operation; nothing was charged",
+                        ))
+                    })
+                })
+            })
+            .await;
+        let outcome = match asked {
+            // `Failed(not_processed)`: the provider has no trace of the key long after any
+            // request could have arrived: it never acted, so no money moved.
+            Ok(
                 outcome @ (Outcome::Succeeded { .. } | Outcome::Declined(_) | Outcome::Failed(_)),
-            )) => outcome,
-            Ok(Some(Outcome::RequiresAction { .. } | Outcome::Unknown)) => return Ok(false),
-            // The provider has no trace of the key long after any request could have arrived:
-            // it never acted, so no money moved and the operation failed.
-            Ok(None) => Outcome::Failed(Failure::new(
-                "not_processed",
-                "the provider never received this operation; nothing was charged",
-            )),
+            ) => outcome,
+            Ok(Outcome::RequiresAction { .. } | Outcome::Unknown) => return Ok(false),
+            // The provider refused a re-sent request because of the payment's state on its
+            // side (an expired authorization): it certainly did not act, and never will.
+            Err(ProviderError::Refused {
+                refusal, failure, ..
+            }) => {
+                tracing::info!(%refusal, "provider refused the re-sent operation: settled as failed");
+                Outcome::Failed(*failure)
+            }
             Err(e) => {
                 tracing::info!(error = %e, "provider status not available yet");
                 return Ok(false);
@@ -91,7 +130,6 @@ impl PaymentService {
             payment_id: payment.id,
             operation: op.id,
             outcome,
-            release_key: false,
             now,
         };
         self.store.write(job).await?;

@@ -95,11 +95,17 @@ pub enum Claimed {
 #[derive(Debug)]
 pub enum Write {
     /// Claims the key and inserts the new payment with its authorize operation PENDING.
+    /// A key released by [`Write::Abandon`] is claimed again with the same parameters only,
+    /// and the payment and operation take back the ids they had (so the provider sees the same
+    /// idempotency key). The operation is leased to the live call until `lease_until`.
     OpenPayment {
         claim: KeyClaim,
         payment: Box<Payment>,
+        lease_until: Timestamp,
     },
-    /// Claims the key, checks the domain rules and inserts a PENDING operation (reserving its amount).
+    /// Claims the key, checks the domain rules and inserts a PENDING operation (reserving its
+    /// amount), leased to the live call until `lease_until`: no reconciler touches it before.
+    /// A released key is claimed again as [`Write::OpenPayment`] says.
     BeginOperation {
         claim: KeyClaim,
         payment_id: PaymentId,
@@ -108,14 +114,23 @@ pub enum Write {
         final_capture: bool,
         caps: Capabilities,
         now: Timestamp,
+        lease_until: Timestamp,
     },
     /// Applies a provider outcome, appends the event, records the idempotent response.
-    /// `release_key` forgets the key instead (nothing reached the provider: the caller may retry).
     Settle {
         payment_id: PaymentId,
         operation: OperationId,
         outcome: Outcome,
-        release_key: bool,
+        now: Timestamp,
+    },
+    /// The provider certainly never acted on this PENDING operation (nothing was sent, or it
+    /// refused before acting): the operation is taken back as if never begun (for an
+    /// authorization, the whole payment, whose id the caller never got), no event is written,
+    /// and its key is marked released but kept, bound to the same ids, so that the caller's
+    /// retry with the same key continues the same payment under the same provider key.
+    Abandon {
+        payment_id: PaymentId,
+        operation: OperationId,
         now: Timestamp,
     },
     /// Records a verified provider event id and, if it is new, settles the operation it reports
@@ -176,7 +191,9 @@ pub enum Write {
         attempts: i64,
         next_attempt_at: Timestamp,
     },
-    /// Deletes idempotency keys created before `cutoff` whose request has finished.
+    /// Deletes idempotency keys created before `cutoff` that are released, or whose operation
+    /// is final. A key whose operation is still PENDING or UNKNOWN is never deleted: a retry
+    /// after that would open a second money movement while the first is still unknown.
     ReapKeys { cutoff: Timestamp },
     /// Deletes events that occurred before `cutoff` (the `[events] retention_hours` window).
     PruneEvents { cutoff: Timestamp },
@@ -197,6 +214,8 @@ pub enum Write {
 pub enum Written {
     Claimed(Claimed),
     Settled(Box<Payment>),
+    /// What [`Write::Abandon`] did.
+    Abandoned(crate::domain::Abandoned),
     Reaped(u64),
     Deferred,
     Webhook(WebhookWritten),

@@ -36,7 +36,11 @@ async fn open(store: &Store, key: &str) -> Claimed {
     };
     let payment = Box::new(cmd.open_payment(&merchant, Timestamp::now()));
     match store
-        .write(Write::OpenPayment { claim, payment })
+        .write(Write::OpenPayment {
+            claim,
+            payment,
+            lease_until: Timestamp::now(),
+        })
         .await
         .unwrap()
     {
@@ -66,7 +70,6 @@ async fn finished_keys_past_the_cutoff_are_reaped_and_running_ones_kept() {
             provider_reference: None,
             expires_at: None,
         },
-        release_key: false,
         now: Timestamp::now(),
     };
     store.write(settle).await.unwrap();

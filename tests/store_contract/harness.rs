@@ -135,6 +135,7 @@ pub async fn open_payment_at(
     let job = Write::OpenPayment {
         claim: claim(merchant, "Authorize", key, 1),
         payment: Box::new(new_payment(merchant, key, minor, now)),
+        lease_until: now,
     };
     match store.write(job).await.unwrap() {
         Written::Claimed(c) => c,
@@ -166,7 +167,6 @@ pub async fn settle(
         payment_id: payment,
         operation: op,
         outcome,
-        release_key: false,
         now: Timestamp::now(),
     };
     match store.write(job).await.unwrap() {
@@ -203,6 +203,7 @@ pub async fn begin(
         final_capture: false,
         caps: caps(),
         now: Timestamp::now(),
+        lease_until: Timestamp::now(),
     };
     store.write(job).await.map(|w| match w {
         Written::Claimed(c) => c,

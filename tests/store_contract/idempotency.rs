@@ -2,7 +2,9 @@
 //! requests with one key start exactly one operation, whichever replica they reach.
 
 use crate::harness::*;
-use paygate::domain::{MerchantId, OperationKind, PaymentStatus, Timestamp};
+use paygate::domain::{
+    Abandoned, MerchantId, OperationId, OperationKind, PaymentId, PaymentStatus, Timestamp,
+};
 use paygate::store::{Claimed, Write, Written};
 
 pub async fn concurrent_claims_of_one_key_start_exactly_once(db: &Db) {
@@ -101,6 +103,7 @@ pub async fn a_key_is_scoped_to_merchant_and_bound_to_its_parameters(db: &Db) {
     let job = Write::OpenPayment {
         claim: claim(&atlas, "Authorize", "shared", 9),
         payment: Box::new(new_payment(&atlas, "shared", 100, Timestamp::now())),
+        lease_until: Timestamp::now(),
     };
     match store.write(job).await.unwrap() {
         Written::Claimed(Claimed::Reused) => {}
@@ -117,24 +120,85 @@ pub async fn a_key_is_scoped_to_merchant_and_bound_to_its_parameters(db: &Db) {
     }
 }
 
-pub async fn a_released_key_can_be_claimed_again(db: &Db) {
+/// A call the provider never acted on is taken back (`Abandon`): a never-answered payment
+/// disappears (no row, no event), its key stays bound to the same ids, and the caller's retry
+/// with the same key and parameters continues the same payment and operation (the same
+/// provider key); other parameters under that key are refused as a reuse.
+pub async fn an_abandoned_call_leaves_nothing_and_its_retry_continues_under_the_same_ids(db: &Db) {
     let store = &db.store;
-    let (p, op) = started(open_payment(store, &merchant(), "released", 100).await);
-    // Nothing reached the provider: the key is released with the failure.
-    let job = Write::Settle {
-        payment_id: p.id,
+    let m = merchant();
+    let (p, op) = started(open_payment(store, &m, "released", 100).await);
+    let events_before = store.events_after(&m, 0, 1000).await.unwrap().len();
+    abandon(store, p.id, op, Abandoned::WholePayment).await;
+    assert!(
+        matches!(
+            store.payment(&m, p.id).await,
+            Err(paygate::store::StoreError::NotFound)
+        ),
+        "nothing of a never-sent authorization remains"
+    );
+    assert_eq!(
+        store.events_after(&m, 0, 1000).await.unwrap().len(),
+        events_before,
+        "no event for a call that was never sent"
+    );
+    let job = Write::OpenPayment {
+        claim: claim(&m, "Authorize", "released", 9),
+        payment: Box::new(new_payment(&m, "released", 100, Timestamp::now())),
+        lease_until: Timestamp::now(),
+    };
+    match store.write(job).await.unwrap() {
+        Written::Claimed(Claimed::Reused) => {}
+        other => panic!("other parameters under a released key: expected Reused, got {other:?}"),
+    }
+    let (again, again_op) = started(open_payment(store, &m, "released", 100).await);
+    assert_eq!(
+        (again.id, again_op),
+        (p.id, op),
+        "a retry continues under the same ids"
+    );
+    let settled = settle(store, again.id, again_op, ok()).await;
+    assert_eq!(settled.status, PaymentStatus::Authorized);
+
+    // A capture that was never sent: the reserved amount is free again, the retry reuses the
+    // operation id.
+    let (cap, _) = started(
+        begin(store, settled.id, OperationKind::Capture, Some(40), "cap-1")
+            .await
+            .unwrap(),
+    );
+    let cap_op = cap.operations.last().map(|o| o.id).unwrap();
+    abandon(store, cap.id, cap_op, Abandoned::Operation).await;
+    let after = store.payment(&m, cap.id).await.unwrap();
+    assert_eq!(after.operations.len(), 1, "{:?}", after.operations);
+    assert_eq!(after.status, PaymentStatus::Authorized);
+    assert_eq!(after.capturable(), 100);
+    let (retry, retry_op) = started(
+        begin(store, cap.id, OperationKind::Capture, Some(40), "cap-1")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(retry_op, cap_op);
+    assert_eq!(retry.capturable(), 60);
+    // A settled operation is never taken back.
+    settle(store, retry.id, retry_op, ok()).await;
+    abandon(store, retry.id, retry_op, Abandoned::NotOpen).await;
+    assert_eq!(store.payment(&m, retry.id).await.unwrap().captured, 40);
+}
+
+async fn abandon(
+    store: &paygate::store::Store,
+    payment: PaymentId,
+    op: OperationId,
+    want: Abandoned,
+) {
+    let job = Write::Abandon {
+        payment_id: payment,
         operation: op,
-        outcome: paygate::domain::Outcome::Failed(paygate::domain::Failure::new(
-            "provider_unavailable",
-            "not sent",
-        )),
-        release_key: true,
         now: Timestamp::now(),
     };
     match store.write(job).await.unwrap() {
-        Written::Settled(p) => assert_eq!(p.status, PaymentStatus::Failed),
+        Written::Abandoned(done) => assert_eq!(done, want),
         other => panic!("unexpected {other:?}"),
     }
-    let (again, _) = started(open_payment(store, &merchant(), "released", 100).await);
-    assert_ne!(again.id, p.id, "a retry starts afresh");
 }

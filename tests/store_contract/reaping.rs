@@ -3,7 +3,7 @@
 //! without disturbing the numbering.
 
 use crate::harness::*;
-use paygate::domain::Timestamp;
+use paygate::domain::{Outcome, PaymentStatus, Timestamp};
 use paygate::store::{Claimed, Write, Written};
 
 async fn reap(store: &paygate::store::Store, cutoff: Timestamp) -> u64 {
@@ -51,6 +51,44 @@ pub async fn reaping_forgets_only_finished_keys_past_the_cutoff(db: &Db) {
     );
 }
 
+/// A key whose operation is still UNKNOWN is never reaped, however old: a retry after that
+/// would open a second charge while the first is unknown. A released key (its call never
+/// sent) is reaped like a finished one.
+pub async fn reaping_never_forgets_the_key_of_an_unknown_operation(db: &Db) {
+    let store = &db.store;
+    let m = merchant();
+    let long_ago = Timestamp::now().plus_seconds(-3 * 86_400);
+    let (unknown, op) = started(open_payment_at(store, &m, "old-unknown", 100, long_ago).await);
+    let pending = settle(store, unknown.id, op, Outcome::Unknown).await;
+    assert_eq!(pending.status, PaymentStatus::Pending);
+    let (never_sent, op) = started(open_payment_at(store, &m, "old-released", 100, long_ago).await);
+    match store
+        .write(Write::Abandon {
+            payment_id: never_sent.id,
+            operation: op,
+            now: long_ago,
+        })
+        .await
+        .unwrap()
+    {
+        Written::Abandoned(_) => {}
+        other => panic!("unexpected {other:?}"),
+    }
+
+    assert_eq!(
+        reap(store, Timestamp::now().plus_seconds(-3600)).await,
+        1,
+        "only the released key"
+    );
+    match open_payment(store, &m, "old-unknown", 100).await {
+        Claimed::Replay(p) => assert_eq!(
+            p.id, unknown.id,
+            "the retry sees the same, still unknown payment"
+        ),
+        other => panic!("the unknown operation's key must be kept: {other:?}"),
+    }
+}
+
 pub async fn two_replicas_reaping_at_once_reap_each_key_once(db: &Db) {
     let replica = db.replica().await;
     let m = merchant();
@@ -90,7 +128,6 @@ pub async fn pruning_deletes_old_events_and_numbering_continues(db: &Db) {
             payment_id: old.id,
             operation: op,
             outcome: ok(),
-            release_key: false,
             now: two_hours_ago,
         })
         .await

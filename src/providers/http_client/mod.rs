@@ -9,7 +9,9 @@ mod send;
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
 
-pub use send::{ProviderHttp, ResilienceSettings, Retry, SendError, chain};
+pub use send::{
+    NotProcessed, ProviderHttp, ResilienceSettings, Retry, SendError, chain, only_rate_limited,
+};
 
 use std::time::Duration;
 

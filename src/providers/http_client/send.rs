@@ -8,6 +8,13 @@
 //! the provider deduplicates by a key paygate sends (mock `Idempotency-Key`, PayPal
 //! `PayPal-Request-Id`) and for reads; [`Retry::OnlyIfNotSent`] for the rest (CMI's XML API),
 //! which are retried only when nothing reached the provider or it refused before acting (429).
+//!
+//! "Could it have acted?" is a property of the whole call, not of its last attempt: once one
+//! attempt may have reached the provider (a timeout or reset after sending, or an answer that
+//! the provider's protocol does not define as "not processed", such as a gateway's 504), no
+//! later refusal, open breaker or exhausted deadline can turn the call into "not sent". The
+//! call then ends as [`SendError::Unknown`] unless a later attempt got a definitive 2xx answer
+//! (a provider that deduplicates by key replays the first result).
 
 use super::backoff::BackoffSettings;
 use super::breaker::{Admitted, Breaker, BreakerSettings, BreakerState, Transition};
@@ -65,6 +72,21 @@ pub enum SendError {
     Unknown(String),
 }
 
+/// A provider protocol's proof that a request was not processed: an answer that, by the
+/// provider's documentation, comes only before it acts (its status and body). Anything else
+/// that is not a success may have acted.
+pub type NotProcessed = fn(StatusCode, &[u8]) -> bool;
+
+/// HTTP's own "not processed" (RFC 6585: 429 refuses to serve the request): the default for
+/// providers whose protocol defines nothing more.
+pub fn only_rate_limited(status: StatusCode, _body: &[u8]) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+}
+
+/// Bodies of answers that are retried are read this far to see whether they prove "not
+/// processed"; a longer one proves nothing.
+const MAX_REFUSAL_BODY: usize = 64 * 1024;
+
 /// Cheap to clone; clones share the breaker and the concurrency limit.
 #[derive(Clone)]
 pub struct ProviderHttp {
@@ -78,6 +100,7 @@ struct Inner {
     breaker: Breaker,
     limit: Semaphore,
     metrics: Option<Arc<Metrics>>,
+    not_processed: NotProcessed,
 }
 
 /// One attempt's result, classified.
@@ -93,6 +116,18 @@ impl ProviderHttp {
         settings: ResilienceSettings,
         metrics: Option<Arc<Metrics>>,
     ) -> Self {
+        Self::with_protocol(provider, client, settings, metrics, only_rate_limited)
+    }
+
+    /// A stack for a provider whose protocol marks more answers as "not processed" than 429
+    /// (the mock processor's 503 `unavailable`).
+    pub fn with_protocol(
+        provider: ProviderKind,
+        client: reqwest::Client,
+        settings: ResilienceSettings,
+        metrics: Option<Arc<Metrics>>,
+        not_processed: NotProcessed,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 client,
@@ -101,6 +136,7 @@ impl ProviderHttp {
                 breaker: Breaker::new(settings.breaker),
                 limit: Semaphore::new(settings.max_concurrent.max(1)),
                 metrics,
+                not_processed,
             }),
         }
     }
@@ -109,9 +145,10 @@ impl ProviderHttp {
         self.inner.breaker.state()
     }
 
-    /// Sends the request `build` makes (called once per attempt). Any HTTP answer is returned
-    /// as is, even a 5xx after the last retry, for the adapter to classify in its protocol's
-    /// terms; `operation` labels logs.
+    /// Sends the request `build` makes (called once per attempt). The last HTTP answer is
+    /// returned as is, even a 5xx, for the adapter to classify in its protocol's terms, unless
+    /// an earlier attempt may have acted: then anything but a 2xx is [`SendError::Unknown`].
+    /// `operation` labels logs.
     pub async fn send(
         &self,
         operation: &'static str,
@@ -175,19 +212,21 @@ impl ProviderHttp {
                 }
                 Attempt::Failed { retryable, .. } => *retryable,
             };
-            if let Attempt::Failed {
-                error: SendError::Unknown(_),
-                ..
-            } = &outcome
-            {
-                maybe_sent = true;
-            }
             let delay = inner.settings.backoff.delay(attempt, headers.as_ref());
             let give_up = !retryable
                 || attempt >= inner.settings.backoff.max_attempts
                 || delay.is_none_or(|d| Instant::now() + d >= deadline);
             if give_up {
                 return match outcome {
+                    Attempt::Answered(response)
+                        if maybe_sent && !response.status().is_success() =>
+                    {
+                        Err(SendError::Unknown(format!(
+                            "an earlier attempt may have been applied; then {} answered {}",
+                            inner.provider,
+                            response.status()
+                        )))
+                    }
                     Attempt::Answered(response) => Ok(response),
                     Attempt::Failed {
                         error: SendError::NotSent(reason),
@@ -196,11 +235,36 @@ impl ProviderHttp {
                     Attempt::Failed { error, .. } => Err(error),
                 };
             }
+            // This attempt is over and will be retried: did it possibly act?
+            maybe_sent |= match outcome {
+                Attempt::Answered(response) => !self.proves_not_processed(response).await,
+                Attempt::Failed {
+                    error: SendError::Unknown(_),
+                    ..
+                } => true,
+                Attempt::Failed { .. } => false,
+            };
             if let Some(metrics) = &inner.metrics {
                 metrics.provider_retry(inner.provider.as_str());
             }
             tracing::debug!(provider = %inner.provider, operation, attempt, "retrying provider call");
             tokio::time::sleep(delay.unwrap_or_default()).await;
+        }
+    }
+
+    /// Whether a retried answer is, by the provider's protocol, one it gives only before acting.
+    async fn proves_not_processed(&self, response: Response) -> bool {
+        let status = response.status();
+        if response
+            .content_length()
+            .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > MAX_REFUSAL_BODY))
+        {
+            return false;
+        }
+        match response.bytes().await {
+            Ok(body) if body.len() <= MAX_REFUSAL_BODY => (self.inner.not_processed)(status, &body),
+            // A body that cannot be read or is too long proves nothing.
+            _ => false,
         }
     }
 

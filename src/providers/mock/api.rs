@@ -5,7 +5,9 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use crate::domain::ProviderKind;
-use crate::providers::http_client::{ProviderHttp, ResilienceSettings, Retry, SendError, chain};
+use crate::providers::http_client::{
+    ProviderHttp, ResilienceSettings, Retry, SendError, chain, only_rate_limited,
+};
 
 use super::wire::{
     AmountRequest, CreatePaymentRequest, ErrorBody, Faults, LedgerSummary, OperationObject,
@@ -55,7 +57,7 @@ impl MockApi {
         let settings = ResilienceSettings::with_timeout(std::time::Duration::from_secs(3600));
         Self::with_stack(
             base,
-            ProviderHttp::new(ProviderKind::Mock, client, settings, None),
+            ProviderHttp::with_protocol(ProviderKind::Mock, client, settings, None, not_processed),
         )
     }
 
@@ -201,6 +203,18 @@ impl MockApi {
             .map_err(send_error)?;
         decode(response).await
     }
+}
+
+/// The processor's answers that, by its contract, come only before it acts: 503 `unavailable`
+/// (its error body says so) and HTTP's 429. Everything else that is not a success may have
+/// been applied (a 504 `dropped` always was). The provider stack uses this to tell whether a
+/// retried attempt may have acted.
+pub fn not_processed(status: StatusCode, body: &[u8]) -> bool {
+    if only_rate_limited(status, body) {
+        return true;
+    }
+    status == StatusCode::SERVICE_UNAVAILABLE
+        && serde_json::from_slice::<ErrorBody>(body).is_ok_and(|b| b.error == "unavailable")
 }
 
 /// Decodes a 2xx body as `T`, classifying every other answer.

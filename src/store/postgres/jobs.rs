@@ -10,7 +10,9 @@
 use super::rows::{
     append_event, insert_claimed, load, load_for_update, save, save_settled, upsert_operation,
 };
-use crate::domain::{OperationId, Outcome, Payment, PaymentId, PaymentStatus, Timestamp};
+use crate::domain::{
+    Abandoned, OperationId, Outcome, Payment, PaymentId, PaymentStatus, Timestamp,
+};
 use crate::store::{Claimed, KeyClaim, StoreError, WebhookWritten, Write, Written};
 use sqlx::{PgConnection, Row};
 
@@ -56,7 +58,11 @@ pub(super) fn is_single_statement(job: &Write) -> bool {
 
 pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Written, JobError> {
     match job {
-        Write::OpenPayment { claim, payment } => open_payment(conn, claim, payment)
+        Write::OpenPayment {
+            claim,
+            payment,
+            lease_until,
+        } => open_payment(conn, claim, payment, *lease_until)
             .await
             .map(Written::Claimed),
         Write::BeginOperation {
@@ -67,22 +73,29 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
             final_capture,
             caps,
             now,
+            lease_until,
         } => {
             // Lock first: a second request on this payment waits here until the first commits,
             // then finds its key (InUse/Replay) exactly as SQLite's single writer would.
             let locked = load_for_update(conn, *payment_id).await?;
-            if let Some(found) = existing_claim(conn, claim).await? {
-                return Ok(Written::Claimed(found));
-            }
+            let reclaimed = match existing_claim(conn, claim).await? {
+                Some(Found::Claimed(found)) => return Ok(Written::Claimed(found)),
+                Some(Found::Released { operation, .. }) => Some(operation),
+                None => None,
+            };
             let Some((mut payment, version)) = locked else {
                 return Err(StoreError::NotFound.into());
             };
             if payment.merchant != claim.merchant {
                 return Err(StoreError::NotFound.into());
             }
-            let op = payment
+            let mut op = payment
                 .begin(*kind, *amount, *final_capture, *caps, *now)
                 .map_err(StoreError::from)?;
+            if let Some(id) = reclaimed {
+                take_released(conn, claim).await?;
+                op.id = id;
+            }
             let op_id = op.id;
             payment.operations.push(op);
             payment.updated_at = *now;
@@ -90,12 +103,13 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
                 // The same key was claimed meanwhile for another payment (whose row we do not
                 // hold): answer as that claim says. Nothing was written yet, so the commit
                 // keeps nothing of this attempt.
-                let found = existing_claim(conn, claim).await?;
-                return found
-                    .map(Written::Claimed)
-                    .ok_or_else(|| StoreError::Internal("claimed key vanished".into()).into());
+                return match existing_claim(conn, claim).await? {
+                    Some(Found::Claimed(found)) => Ok(Written::Claimed(found)),
+                    _ => Err(StoreError::Internal("claimed key vanished".into()).into()),
+                };
             }
             save(conn, &payment, version, op_id).await?;
+            lease(conn, op_id, *lease_until).await?;
             Ok(Written::Claimed(Claimed::Started {
                 payment: Box::new(payment),
                 operation: op_id,
@@ -105,24 +119,21 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
             payment_id,
             operation,
             outcome,
-            release_key,
             now,
         } => {
             let (payment, version) = load_for_update(conn, *payment_id)
                 .await?
                 .ok_or(StoreError::NotFound)?;
-            let (payment, _) = settle(
-                conn,
-                payment,
-                version,
-                *operation,
-                outcome,
-                *release_key,
-                *now,
-            )
-            .await?;
+            let (payment, _) = settle(conn, payment, version, *operation, outcome, *now).await?;
             Ok(Written::Settled(Box::new(payment)))
         }
+        Write::Abandon {
+            payment_id,
+            operation,
+            now,
+        } => abandon(conn, *payment_id, *operation, *now)
+            .await
+            .map(Written::Abandoned),
         Write::ApplyWebhook {
             provider,
             event_id,
@@ -198,8 +209,7 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
                 provider_reference: Some(provider_reference.clone()),
                 expires_at: None,
             };
-            let (payment, changed) =
-                settle(conn, payment, version, op_id, &outcome, false, *now).await?;
+            let (payment, changed) = settle(conn, payment, version, op_id, &outcome, *now).await?;
             Ok(Written::Webhook(if changed {
                 WebhookWritten::Applied(Box::new(payment))
             } else {
@@ -243,7 +253,9 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
             // Safe with several replicas reaping at once: a row deleted by one is skipped by
             // the other (it re-checks after the first commits), and each row counts once.
             let done = sqlx::query(
-                "DELETE FROM idempotency_keys WHERE created_at < $1 AND response IS NOT NULL",
+                "DELETE FROM idempotency_keys WHERE created_at < $1 AND (released \
+                 OR (response IS NOT NULL AND NOT EXISTS (SELECT 1 FROM operations o \
+                 WHERE o.id = idempotency_keys.operation_id AND o.status IN ('pending', 'unknown'))))",
             )
             .bind(cutoff.micros())
             .execute(&mut *conn)
@@ -341,7 +353,7 @@ async fn apply_event(
         append_event(conn, &payment, &doc, now).await?;
         return Ok(Written::Webhook(WebhookWritten::Applied(Box::new(payment))));
     }
-    let (payment, changed) = settle(conn, payment, version, operation, outcome, false, now).await?;
+    let (payment, changed) = settle(conn, payment, version, operation, outcome, now).await?;
     Ok(Written::Webhook(if changed {
         WebhookWritten::Applied(Box::new(payment))
     } else {
@@ -384,64 +396,174 @@ async fn claim_due(
     Ok(Written::Due(due))
 }
 
-/// Applies an outcome to a locked payment, records the idempotent response (or forgets the
-/// key with `release_key`), then appends the event.
+/// Applies an outcome to a locked payment, records the idempotent response, then appends the
+/// event.
 async fn settle(
     conn: &mut PgConnection,
     mut payment: Payment,
     version: i64,
     operation: OperationId,
     outcome: &Outcome,
-    release_key: bool,
     now: Timestamp,
 ) -> Result<(Payment, bool), JobError> {
     let before = payment.status;
     if !payment.settle(operation, outcome.clone(), now) {
         // Nothing moved (a repeat of an outcome already applied): only the key's answer.
         let doc = serde_json::to_string(&payment)?;
-        if release_key {
-            sqlx::query("DELETE FROM idempotency_keys WHERE operation_id = $1::uuid")
-                .bind(operation.to_string())
-                .execute(&mut *conn)
-                .await?;
-        } else {
-            sqlx::query(
-                "UPDATE idempotency_keys SET response = $1 WHERE operation_id = $2::uuid AND response IS NULL",
-            )
-            .bind(&doc)
-            .bind(operation.to_string())
-            .execute(&mut *conn)
-            .await?;
-        }
+        sqlx::query(
+            "UPDATE idempotency_keys SET response = $1 WHERE operation_id = $2::uuid AND response IS NULL",
+        )
+        .bind(&doc)
+        .bind(operation.to_string())
+        .execute(&mut *conn)
+        .await?;
         return Ok((payment, false));
     }
     let succeeded = payment
         .operation(operation)
         .is_some_and(|o| o.status == crate::domain::OperationStatus::Succeeded);
     let event = payment.status != before || succeeded;
-    save_settled(conn, &payment, version, operation, release_key, event, now).await?;
+    save_settled(conn, &payment, version, operation, event, now).await?;
     Ok((payment, true))
 }
 
+/// [`Write::Abandon`], as in SQLite: the operation (or the never-answered payment) is deleted
+/// and its key kept as released. No event was ever written for it.
+async fn abandon(
+    conn: &mut PgConnection,
+    payment_id: PaymentId,
+    operation: OperationId,
+    now: Timestamp,
+) -> Result<Abandoned, JobError> {
+    let (mut payment, version) = load_for_update(conn, payment_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let done = payment.abandon(operation, now);
+    match done {
+        Abandoned::NotOpen => return Ok(done),
+        Abandoned::WholePayment => {
+            sqlx::query("DELETE FROM operations WHERE payment_id = $1::uuid")
+                .bind(payment_id.to_string())
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM payments WHERE id = $1::uuid")
+                .bind(payment_id.to_string())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Abandoned::Operation => {
+            sqlx::query("DELETE FROM operations WHERE id = $1::uuid")
+                .bind(operation.to_string())
+                .execute(&mut *conn)
+                .await?;
+            let moved = sqlx::query(
+                "UPDATE payments SET status = $1, captured = $2, refunded = $3, doc = $4, \
+                 version = version + 1, updated_at = $5 WHERE id = $6::uuid AND version = $7",
+            )
+            .bind(payment.status.as_str())
+            .bind(payment.captured)
+            .bind(payment.refunded)
+            .bind(serde_json::to_string(&payment)?)
+            .bind(payment.updated_at.micros())
+            .bind(payment_id.to_string())
+            .bind(version)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if moved != 1 {
+                return Err(StoreError::Internal(format!(
+                    "payment {payment_id} changed under its row lock"
+                ))
+                .into());
+            }
+        }
+    }
+    sqlx::query("UPDATE idempotency_keys SET released = TRUE WHERE operation_id = $1::uuid")
+        .bind(operation.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(done)
+}
+
+/// Hides a just-begun operation from reconcilers until its live call's deadline has passed.
+async fn lease(
+    conn: &mut PgConnection,
+    operation: OperationId,
+    until: Timestamp,
+) -> Result<(), JobError> {
+    sqlx::query("UPDATE operations SET next_attempt_at = $1 WHERE id = $2::uuid")
+        .bind(until.micros())
+        .bind(operation.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes a released claim of this key, so that the caller's retry claims it anew.
+async fn take_released(conn: &mut PgConnection, claim: &KeyClaim) -> Result<(), JobError> {
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND method = $2 AND key = $3 AND released",
+    )
+    .bind(claim.merchant.as_str())
+    .bind(claim.method)
+    .bind(claim.key.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Runs without a transaction (one statement) in the common case. Taking over a released key
+/// is three statements: if another request with the same key claims it in between, that one
+/// wins and this one answers as its claim says, exactly as for any concurrent claim.
 async fn open_payment(
     conn: &mut PgConnection,
     claim: &KeyClaim,
     payment: &Payment,
+    lease_until: Timestamp,
 ) -> Result<Claimed, JobError> {
-    let Some(auth) = payment.operations.first() else {
+    let mut payment = payment.clone();
+    let Some(auth) = payment.operations.first().cloned() else {
         return Err(StoreError::Internal(
             "a new payment must carry its authorize operation".into(),
         )
         .into());
     };
-    if !insert_claimed(conn, claim, payment, auth).await? {
-        let found = existing_claim(conn, claim).await?;
-        return found.ok_or_else(|| StoreError::Internal("claimed key vanished".into()).into());
+    let mut auth_id = auth.id;
+    if !insert_claimed(conn, claim, &payment, &auth, lease_until).await? {
+        let vanished = || StoreError::Internal("claimed key vanished".into());
+        let (payment_id, operation) = match existing_claim(conn, claim).await? {
+            Some(Found::Claimed(found)) => return Ok(found),
+            Some(Found::Released { payment, operation }) => (payment, operation),
+            None => return Err(vanished().into()),
+        };
+        // The caller's retry of a call that was never sent: the same ids again.
+        take_released(conn, claim).await?;
+        payment.id = payment_id;
+        if let Some(op) = payment.operations.first_mut() {
+            op.id = operation;
+        }
+        auth_id = operation;
+        let auth = payment.operations.first().cloned().ok_or_else(vanished)?;
+        if !insert_claimed(conn, claim, &payment, &auth, lease_until).await? {
+            return match existing_claim(conn, claim).await? {
+                Some(Found::Claimed(found)) => Ok(found),
+                _ => Err(vanished().into()),
+            };
+        }
     }
     Ok(Claimed::Started {
-        payment: Box::new(payment.clone()),
-        operation: auth.id,
+        payment: Box::new(payment),
+        operation: auth_id,
     })
+}
+
+/// What a key's row says: a claim to answer with, or a released claim to take over.
+enum Found {
+    Claimed(Claimed),
+    Released {
+        payment: PaymentId,
+        operation: OperationId,
+    },
 }
 
 /// Looks the key up (same rules as SQLite): a saved response whose payment was still open
@@ -449,9 +571,10 @@ async fn open_payment(
 async fn existing_claim(
     conn: &mut PgConnection,
     claim: &KeyClaim,
-) -> Result<Option<Claimed>, JobError> {
+) -> Result<Option<Found>, JobError> {
     let row = sqlx::query(
-        "SELECT fingerprint, response FROM idempotency_keys WHERE merchant_id = $1 AND method = $2 AND key = $3",
+        "SELECT fingerprint, response, payment_id::text, operation_id::text, released \
+         FROM idempotency_keys WHERE merchant_id = $1 AND method = $2 AND key = $3",
     )
     .bind(claim.merchant.as_str())
     .bind(claim.method)
@@ -461,10 +584,17 @@ async fn existing_claim(
     let Some(row) = row else { return Ok(None) };
     let fingerprint: Vec<u8> = row.try_get(0)?;
     if fingerprint.as_slice() != claim.fingerprint.as_slice() {
-        return Ok(Some(Claimed::Reused));
+        return Ok(Some(Found::Claimed(Claimed::Reused)));
+    }
+    if row.try_get::<bool, _>(4)? {
+        let bad = || StoreError::Internal("corrupt idempotency key row".into());
+        return Ok(Some(Found::Released {
+            payment: PaymentId::parse(row.try_get(2)?).map_err(|_| bad())?,
+            operation: OperationId::parse(row.try_get(3)?).map_err(|_| bad())?,
+        }));
     }
     let Some(response) = row.try_get::<Option<String>, _>(1)? else {
-        return Ok(Some(Claimed::InUse));
+        return Ok(Some(Found::Claimed(Claimed::InUse)));
     };
     let saved: Payment = serde_json::from_str(&response)?;
     if matches!(
@@ -472,9 +602,9 @@ async fn existing_claim(
         PaymentStatus::Pending | PaymentStatus::RequiresAction
     ) {
         let (current, _) = load(conn, saved.id).await?.ok_or(StoreError::NotFound)?;
-        return Ok(Some(Claimed::Replay(Box::new(current))));
+        return Ok(Some(Found::Claimed(Claimed::Replay(Box::new(current)))));
     }
-    Ok(Some(Claimed::Replay(Box::new(saved))))
+    Ok(Some(Found::Claimed(Claimed::Replay(Box::new(saved)))))
 }
 
 /// Claims the key; `false` if someone holds it. Never check-then-insert: the unique key decides.

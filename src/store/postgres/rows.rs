@@ -56,6 +56,7 @@ pub(super) async fn insert_claimed(
     claim: &KeyClaim,
     p: &Payment,
     op: &Operation,
+    lease_until: Timestamp,
 ) -> Result<bool, JobError> {
     let inserted = sqlx::query(
         "WITH k AS (INSERT INTO idempotency_keys (merchant_id, method, key, fingerprint, payment_id, \
@@ -65,8 +66,8 @@ pub(super) async fn insert_claimed(
          currency, amount, captured, refunded, provider_reference, doc, version, created_at, updated_at) \
          SELECT $1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13 \
          WHERE EXISTS (SELECT 1 FROM k) RETURNING id) \
-         INSERT INTO operations (id, payment_id, kind, status, amount, provider_key, created_at, updated_at) \
-         SELECT $14::uuid, p.id, $15, $16, $17, $18, $19, $20 FROM p",
+         INSERT INTO operations (id, payment_id, kind, status, amount, provider_key, created_at, updated_at, \
+         next_attempt_at) SELECT $14::uuid, p.id, $15, $16, $17, $18, $19, $20, $24 FROM p",
     )
     .bind(p.id.to_string())
     .bind(p.merchant.as_str())
@@ -91,6 +92,7 @@ pub(super) async fn insert_claimed(
     .bind(claim.method)
     .bind(claim.key.as_str())
     .bind(claim.fingerprint.as_slice())
+    .bind(lease_until.micros())
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -178,15 +180,13 @@ fn expect_one(matched: i64, id: &str) -> Result<(), JobError> {
     }
 }
 
-/// Writes a settled payment and its operation, records the idempotent response (or forgets
-/// the key with `release_key`) and, with `event`, appends and queues its event: the whole
-/// settle in one statement.
+/// Writes a settled payment and its operation, records the idempotent response and, with
+/// `event`, appends and queues its event: the whole settle in one statement.
 pub(super) async fn save_settled(
     conn: &mut PgConnection,
     p: &Payment,
     version: i64,
     changed: OperationId,
-    release_key: bool,
     event: bool,
     now: Timestamp,
 ) -> Result<String, JobError> {
@@ -197,15 +197,13 @@ pub(super) async fn save_settled(
         "WITH ",
         update_cte!(),
         ", k AS (UPDATE idempotency_keys SET response = $5 \
-         WHERE operation_id = $9::uuid AND response IS NULL AND NOT $16 AND EXISTS (SELECT 1 FROM p)), \
-         kd AS (DELETE FROM idempotency_keys WHERE operation_id = $9::uuid AND $16 AND EXISTS (SELECT 1 FROM p)), \
+         WHERE operation_id = $9::uuid AND response IS NULL AND EXISTS (SELECT 1 FROM p)), \
          e AS (INSERT INTO events (merchant_id, payment_id, type, payment, occurred_at) \
-         SELECT $18, p.id, $19, $5, $20 FROM p WHERE $17 RETURNING id, merchant_id, occurred_at), \
+         SELECT $17, p.id, $18, $5, $19 FROM p WHERE $16 RETURNING id, merchant_id, occurred_at), \
          q AS (INSERT INTO events_to_number (event_id, merchant_id, occurred_at) SELECT * FROM e) \
          SELECT COUNT(*) FROM p"
     );
     let written = bind_update(sqlx::query(sql), p, &doc, version, op)
-        .bind(release_key)
         .bind(event)
         .bind(p.merchant.as_str())
         .bind(p.status.event_type())

@@ -3,7 +3,7 @@
 
 use super::rows::{append_event, load, save, upsert_operation};
 use crate::domain::{
-    MerchantId, OperationId, Outcome, Payment, PaymentId, PaymentStatus, Timestamp,
+    Abandoned, MerchantId, OperationId, Outcome, Payment, PaymentId, PaymentStatus, Timestamp,
 };
 use crate::store::{Claimed, DueOperation, KeyClaim, StoreError, WebhookWritten, Write, Written};
 use sqlx::{Row, SqliteConnection};
@@ -32,7 +32,11 @@ impl From<serde_json::Error> for JobError {
 /// need no savepoints (each would cost two more round trips to SQLite's thread).
 pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<Written, JobError> {
     match job {
-        Write::OpenPayment { claim, payment } => open_payment(conn, claim, payment)
+        Write::OpenPayment {
+            claim,
+            payment,
+            lease_until,
+        } => open_payment(conn, claim, payment, *lease_until)
             .await
             .map(Written::Claimed),
         Write::BeginOperation {
@@ -43,17 +47,24 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             final_capture,
             caps,
             now,
+            lease_until,
         } => {
-            if let Some(found) = existing_claim(conn, claim).await? {
-                return Ok(Written::Claimed(found));
-            }
+            let reclaimed = match existing_claim(conn, claim).await? {
+                Some(Found::Claimed(found)) => return Ok(Written::Claimed(found)),
+                Some(Found::Released { operation, .. }) => Some(operation),
+                None => None,
+            };
             let (mut payment, version) = load(conn, *payment_id).await?;
             if payment.merchant != claim.merchant {
                 return Err(JobError::Clean(StoreError::NotFound));
             }
-            let op = payment
+            let mut op = payment
                 .begin(*kind, *amount, *final_capture, *caps, *now)
                 .map_err(|r| JobError::Clean(r.into()))?;
+            if let Some(id) = reclaimed {
+                take_released(conn, claim).await?;
+                op.id = id;
+            }
             let op_id = op.id;
             payment.operations.push(op);
             payment.updated_at = *now;
@@ -63,6 +74,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
                 )));
             }
             save(conn, &payment, Some(version), op_id).await?;
+            lease(conn, op_id, *lease_until).await?;
             Ok(Written::Claimed(Claimed::Started {
                 payment: Box::new(payment),
                 operation: op_id,
@@ -72,22 +84,19 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             payment_id,
             operation,
             outcome,
-            release_key,
             now,
         } => {
             let (payment, version) = load(conn, *payment_id).await?;
-            let (payment, _) = settle(
-                conn,
-                payment,
-                version,
-                *operation,
-                outcome,
-                *release_key,
-                *now,
-            )
-            .await?;
+            let (payment, _) = settle(conn, payment, version, *operation, outcome, *now).await?;
             Ok(Written::Settled(Box::new(payment)))
         }
+        Write::Abandon {
+            payment_id,
+            operation,
+            now,
+        } => abandon(conn, *payment_id, *operation, *now)
+            .await
+            .map(Written::Abandoned),
         Write::ApplyWebhook {
             provider,
             event_id,
@@ -170,8 +179,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
                 provider_reference: Some(provider_reference.clone()),
                 expires_at: None,
             };
-            let (payment, changed) =
-                settle(conn, payment, version, op_id, &outcome, false, *now).await?;
+            let (payment, changed) = settle(conn, payment, version, op_id, &outcome, *now).await?;
             Ok(Written::Webhook(if changed {
                 WebhookWritten::Applied(Box::new(payment))
             } else {
@@ -222,7 +230,9 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
         } => claim_due(conn, *settled_before, *now, *lease_until, *limit).await,
         Write::ReapKeys { cutoff } => {
             let done = sqlx::query(
-                "DELETE FROM idempotency_keys WHERE created_at < ? AND response IS NOT NULL",
+                "DELETE FROM idempotency_keys WHERE created_at < ? AND (released = 1 \
+                 OR (response IS NOT NULL AND NOT EXISTS (SELECT 1 FROM operations o \
+                 WHERE o.id = idempotency_keys.operation_id AND o.status IN ('pending', 'unknown'))))",
             )
             .bind(cutoff.micros())
             .execute(&mut *conn)
@@ -301,7 +311,7 @@ async fn apply_event(
         append_event(conn, &payment, &doc, now).await?;
         return Ok(Written::Webhook(WebhookWritten::Applied(Box::new(payment))));
     }
-    let (payment, changed) = settle(conn, payment, version, operation, outcome, false, now).await?;
+    let (payment, changed) = settle(conn, payment, version, operation, outcome, now).await?;
     Ok(Written::Webhook(if changed {
         WebhookWritten::Applied(Box::new(payment))
     } else {
@@ -354,16 +364,15 @@ async fn claim_due(
     Ok(Written::Due(due))
 }
 
-/// Applies an outcome to a loaded payment, appends the event, records the idempotent response
-/// (or forgets the key with `release_key`). Shared by the API's settle and by webhooks, so both
-/// go through the same state machine. Returns the payment and whether it changed.
+/// Applies an outcome to a loaded payment, appends the event, records the idempotent response.
+/// Shared by the API's settle and by webhooks, so both go through the same state machine.
+/// Returns the payment and whether it changed.
 async fn settle(
     conn: &mut SqliteConnection,
     mut payment: Payment,
     version: i64,
     operation: OperationId,
     outcome: &Outcome,
-    release_key: bool,
     now: Timestamp,
 ) -> Result<(Payment, bool), JobError> {
     let before = payment.status;
@@ -379,48 +388,137 @@ async fn settle(
         }
         doc = Some(written);
     }
-    if release_key {
-        sqlx::query("DELETE FROM idempotency_keys WHERE operation_id = ?")
-            .bind(operation.to_string())
-            .execute(&mut *conn)
-            .await?;
-    } else {
-        let doc = match doc {
-            Some(d) => d,
-            None => serde_json::to_string(&payment)?,
-        };
-        sqlx::query(
-            "UPDATE idempotency_keys SET response = ? WHERE operation_id = ? AND response IS NULL",
-        )
-        .bind(doc)
+    let doc = match doc {
+        Some(d) => d,
+        None => serde_json::to_string(&payment)?,
+    };
+    sqlx::query(
+        "UPDATE idempotency_keys SET response = ? WHERE operation_id = ? AND response IS NULL",
+    )
+    .bind(doc)
+    .bind(operation.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok((payment, changed))
+}
+
+/// [`Write::Abandon`]: the operation (or the never-answered payment) is deleted, its key kept
+/// as released. Nothing is announced: no event was ever written for it.
+async fn abandon(
+    conn: &mut SqliteConnection,
+    payment_id: PaymentId,
+    operation: OperationId,
+    now: Timestamp,
+) -> Result<Abandoned, JobError> {
+    let (mut payment, version) = load(conn, payment_id).await?;
+    let done = payment.abandon(operation, now);
+    match done {
+        Abandoned::NotOpen => return Ok(done),
+        Abandoned::WholePayment => {
+            sqlx::query("DELETE FROM operations WHERE payment_id = ?")
+                .bind(payment_id.to_string())
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM payments WHERE id = ?")
+                .bind(payment_id.to_string())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Abandoned::Operation => {
+            sqlx::query("DELETE FROM operations WHERE id = ?")
+                .bind(operation.to_string())
+                .execute(&mut *conn)
+                .await?;
+            save(conn, &payment, Some(version), operation).await?;
+        }
+    }
+    sqlx::query("UPDATE idempotency_keys SET released = 1 WHERE operation_id = ?")
         .bind(operation.to_string())
         .execute(&mut *conn)
         .await?;
-    }
-    Ok((payment, changed))
+    Ok(done)
+}
+
+/// Hides a just-begun operation from reconcilers until its live call's deadline has passed.
+async fn lease(
+    conn: &mut SqliteConnection,
+    operation: OperationId,
+    until: Timestamp,
+) -> Result<(), JobError> {
+    sqlx::query("UPDATE operations SET next_attempt_at = ? WHERE id = ?")
+        .bind(until.micros())
+        .bind(operation.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes a released claim of this key, so that the caller's retry claims it anew.
+async fn take_released(conn: &mut SqliteConnection, claim: &KeyClaim) -> Result<(), JobError> {
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE merchant_id = ? AND method = ? AND key = ? AND released = 1",
+    )
+    .bind(claim.merchant.as_str())
+    .bind(claim.method)
+    .bind(claim.key.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn open_payment(
     conn: &mut SqliteConnection,
     claim: &KeyClaim,
     payment: &Payment,
+    lease_until: Timestamp,
 ) -> Result<Claimed, JobError> {
-    let Some(auth) = payment.operations.first().map(|o| o.id) else {
+    let mut payment = payment.clone();
+    let Some(auth) = payment.operations.first_mut() else {
         return Err(JobError::Clean(StoreError::Internal(
             "a new payment must carry its authorize operation".into(),
         )));
     };
     // Insert first: a fresh key (the common case) costs one statement, a known one two.
-    if !insert_claim(conn, claim, payment.id, auth, payment.created_at).await? {
-        return existing_claim(conn, claim)
-            .await?
-            .ok_or_else(|| JobError::Dirty(StoreError::Internal("claimed key vanished".into())));
+    if !insert_claim(conn, claim, payment.id, auth.id, payment.created_at).await? {
+        match existing_claim(conn, claim).await? {
+            Some(Found::Claimed(found)) => return Ok(found),
+            Some(Found::Released {
+                payment: payment_id,
+                operation,
+            }) => {
+                // The caller's retry of a call that was never sent: the same ids again.
+                take_released(conn, claim).await?;
+                auth.id = operation;
+                payment.id = payment_id;
+                if !insert_claim(conn, claim, payment.id, auth.id, payment.created_at).await? {
+                    return Err(JobError::Dirty(StoreError::Internal(
+                        "idempotency key appeared mid-job".into(),
+                    )));
+                }
+            }
+            None => {
+                return Err(JobError::Dirty(StoreError::Internal(
+                    "claimed key vanished".into(),
+                )));
+            }
+        }
     }
-    save(conn, payment, None, auth).await?;
+    let auth = auth.id;
+    save(conn, &payment, None, auth).await?;
+    lease(conn, auth, lease_until).await?;
     Ok(Claimed::Started {
-        payment: Box::new(payment.clone()),
+        payment: Box::new(payment),
         operation: auth,
     })
+}
+
+/// What a key's row says: a claim to answer with, or a released claim to take over.
+enum Found {
+    Claimed(Claimed),
+    Released {
+        payment: PaymentId,
+        operation: OperationId,
+    },
 }
 
 /// Looks the key up. A stored response whose payment was still open (PENDING, REQUIRES_ACTION)
@@ -430,9 +528,10 @@ async fn open_payment(
 async fn existing_claim(
     conn: &mut SqliteConnection,
     claim: &KeyClaim,
-) -> Result<Option<Claimed>, JobError> {
+) -> Result<Option<Found>, JobError> {
     let row = sqlx::query(
-        "SELECT fingerprint, response, payment_id FROM idempotency_keys WHERE merchant_id = ? AND method = ? AND key = ?",
+        "SELECT fingerprint, response, payment_id, operation_id, released FROM idempotency_keys \
+         WHERE merchant_id = ? AND method = ? AND key = ?",
     )
     .bind(claim.merchant.as_str())
     .bind(claim.method)
@@ -442,10 +541,17 @@ async fn existing_claim(
     let Some(row) = row else { return Ok(None) };
     let fingerprint: Vec<u8> = row.try_get(0)?;
     if fingerprint.as_slice() != claim.fingerprint.as_slice() {
-        return Ok(Some(Claimed::Reused));
+        return Ok(Some(Found::Claimed(Claimed::Reused)));
+    }
+    if row.try_get::<bool, _>(4)? {
+        let bad = || JobError::Dirty(StoreError::Internal("corrupt idempotency key row".into()));
+        return Ok(Some(Found::Released {
+            payment: PaymentId::parse(row.try_get(2)?).map_err(|_| bad())?,
+            operation: OperationId::parse(row.try_get(3)?).map_err(|_| bad())?,
+        }));
     }
     let Some(response) = row.try_get::<Option<String>, _>(1)? else {
-        return Ok(Some(Claimed::InUse));
+        return Ok(Some(Found::Claimed(Claimed::InUse)));
     };
     let saved: Payment = serde_json::from_str(&response)?;
     if matches!(
@@ -453,9 +559,9 @@ async fn existing_claim(
         PaymentStatus::Pending | PaymentStatus::RequiresAction
     ) {
         let (current, _) = load(conn, saved.id).await?;
-        return Ok(Some(Claimed::Replay(Box::new(current))));
+        return Ok(Some(Found::Claimed(Claimed::Replay(Box::new(current)))));
     }
-    Ok(Some(Claimed::Replay(Box::new(saved))))
+    Ok(Some(Found::Claimed(Claimed::Replay(Box::new(saved)))))
 }
 
 async fn insert_claim(
