@@ -14,6 +14,7 @@ mod helpers;
 
 mod auth;
 mod cmi;
+mod compound_faults;
 mod concurrency;
 mod crash;
 mod declines;

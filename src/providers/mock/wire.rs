@@ -150,6 +150,27 @@ pub struct Faults {
     pub drop_rate_percent: u8,
     /// How long `mock_timeout` payments and dropped answers stall.
     pub timeout_delay_ms: u64,
+    /// What the next mutating requests meet, one step each, in order, before the rates above
+    /// apply again: a scripted outage (tests generate these sequences).
+    pub script: Vec<FaultStep>,
+}
+
+/// One mutating request's fate, as a real processor's outage can hand it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultStep {
+    /// Applied and answered.
+    Ok,
+    /// Refused before acting: 503 `unavailable`.
+    Refuse,
+    /// Refused before acting: 429 `rate_limited`.
+    RateLimit,
+    /// Applied, then the answer is lost: 504 `dropped` after `timeout_delay_ms`.
+    Drop,
+    /// Applied, then answered only after `timeout_delay_ms` (past a client's timeout).
+    Stall,
+    /// Applied, then the connection is cut in the middle of the answer.
+    Reset,
 }
 
 impl Default for Faults {
@@ -160,6 +181,7 @@ impl Default for Faults {
             error_rate_percent: 0,
             drop_rate_percent: 0,
             timeout_delay_ms: 30_000,
+            script: Vec::new(),
         }
     }
 }

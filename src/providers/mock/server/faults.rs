@@ -1,8 +1,10 @@
 //! Fault injection for mutating `/v1` requests, and the `/_faults` control endpoint.
 //!
-//! Order per request: sleep `latency_ms`; maybe answer 503 `unavailable` without acting; act;
-//! maybe drop the answer (sleep `timeout_delay_ms`, then 504 `dropped`) although the effect
-//! stays applied. That last case is the one a gateway must reconcile.
+//! Order per request: sleep `latency_ms`; then either the next scripted step decides (refuse
+//! with 503 `unavailable` or 429 before acting; act, then drop, stall or cut the answer), or
+//! the rates do: maybe answer 503 `unavailable` without acting; act; maybe drop the answer
+//! (sleep `timeout_delay_ms`, then 504 `dropped`) although the effect stays applied. The
+//! answers lost after acting are the ones a gateway must reconcile.
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use rand::Rng;
 
 use super::{ApiError, ProcessorState};
-use crate::providers::mock::wire::Faults;
+use crate::providers::mock::wire::{FaultStep, Faults};
 
 /// Middleware: applies the current [`Faults`] to `POST /v1/*`; everything else passes through.
 pub(super) async fn inject(
@@ -30,23 +32,60 @@ pub(super) async fn inject(
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
+    if let Some(step) = state.next_step() {
+        return scripted(step, &faults, request, next).await;
+    }
     if roll(faults.error_rate_percent) {
         tracing::info!("fault injection: answering unavailable without acting");
         return ApiError::unavailable().into_response();
     }
     let response = next.run(request).await;
     if roll(faults.drop_rate_percent) {
-        tracing::info!("fault injection: dropping the answer of an applied request");
-        drop(response);
-        tokio::time::sleep(Duration::from_millis(faults.timeout_delay_ms)).await;
-        return ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "dropped",
-            "the answer was dropped; the request may have been applied",
-        )
-        .into_response();
+        return dropped(response, &faults).await;
     }
     response
+}
+
+/// One request under a scripted step.
+async fn scripted(step: FaultStep, faults: &Faults, request: Request, next: Next) -> Response {
+    tracing::info!(?step, "fault injection: scripted step");
+    match step {
+        FaultStep::Refuse => return ApiError::unavailable().into_response(),
+        FaultStep::RateLimit => return ApiError::rate_limited().into_response(),
+        FaultStep::Ok | FaultStep::Drop | FaultStep::Stall | FaultStep::Reset => {}
+    }
+    let response = next.run(request).await;
+    match step {
+        FaultStep::Drop => dropped(response, faults).await,
+        FaultStep::Stall => {
+            tokio::time::sleep(Duration::from_millis(faults.timeout_delay_ms)).await;
+            response
+        }
+        FaultStep::Reset => {
+            // The status line goes out, then the body fails: the server cuts the connection.
+            let (parts, _) = response.into_parts();
+            let cut = futures::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::other(
+                    "connection cut by fault injection",
+                ))
+            });
+            Response::from_parts(parts, axum::body::Body::from_stream(cut))
+        }
+        FaultStep::Ok | FaultStep::Refuse | FaultStep::RateLimit => response,
+    }
+}
+
+/// The effect stays applied; the answer is replaced by a late 504 `dropped`.
+async fn dropped(response: Response, faults: &Faults) -> Response {
+    tracing::info!("fault injection: dropping the answer of an applied request");
+    drop(response);
+    tokio::time::sleep(Duration::from_millis(faults.timeout_delay_ms)).await;
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "dropped",
+        "the answer was dropped; the request may have been applied",
+    )
+    .into_response()
 }
 
 /// True with probability `percent`/100. Synchronous so the thread-local RNG never lives across

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use self::ledger::Ledger;
 use crate::providers::mock::webhook::WebhookSecret;
-use crate::providers::mock::wire::{ErrorBody, Faults, LedgerSummary};
+use crate::providers::mock::wire::{ErrorBody, FaultStep, Faults, LedgerSummary};
 
 /// Shared state of one mock processor: its ledger and fault settings. Cheap to clone.
 #[derive(Clone, Default)]
@@ -73,6 +73,16 @@ impl ProcessorState {
             .faults
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = faults;
+    }
+
+    /// Takes the next scripted step, if any is left.
+    fn next_step(&self) -> Option<FaultStep> {
+        let mut faults = self
+            .inner
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        (!faults.script.is_empty()).then(|| faults.script.remove(0))
     }
 
     /// The same counters `GET /v1/ledger` returns.
@@ -206,6 +216,14 @@ impl ApiError {
     }
 
     /// 503 `unavailable`: a promise that the request was not acted on, so it is safe to retry.
+    fn rate_limited() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests; nothing was done",
+        )
+    }
+
     fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
