@@ -153,6 +153,7 @@ impl App {
         ));
         let reconcile = ReconcileOptions {
             settle_after: self.settings.server.operation_timeout(),
+            checkouts: self.settings.checkout,
         };
         tokio::spawn(reconcile_loop(
             self.service.clone(),

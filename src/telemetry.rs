@@ -67,6 +67,7 @@ pub struct Metrics {
     webhooks: Family<WebhookLabels, Counter>,
     replays: Family<MethodLabel, Counter>,
     unresolved: Gauge,
+    checkouts_open: Gauge,
     database_up: Gauge,
     provider_retries: Family<ProviderLabel, Counter>,
     circuit_open: Family<ProviderLabel, Gauge>,
@@ -84,6 +85,7 @@ impl Metrics {
         let webhooks = Family::<WebhookLabels, Counter>::default();
         let replays = Family::<MethodLabel, Counter>::default();
         let unresolved = Gauge::default();
+        let checkouts_open = Gauge::default();
         let database_up = Gauge::default();
         registry.register(
             "paygate_database_up",
@@ -141,8 +143,13 @@ impl Metrics {
         );
         registry.register(
             "paygate_operations_unresolved",
-            "Operations waiting for reconciliation",
+            "Operations waiting for reconciliation (open checkouts excluded)",
             unresolved.clone(),
+        );
+        registry.register(
+            "paygate_checkouts_open",
+            "Payments waiting for the customer on the provider's page (REQUIRES_ACTION)",
+            checkouts_open.clone(),
         );
         Self {
             registry,
@@ -153,6 +160,7 @@ impl Metrics {
             webhooks,
             replays,
             unresolved,
+            checkouts_open,
             database_up,
             provider_retries,
             circuit_open,
@@ -231,6 +239,10 @@ impl Metrics {
 
     pub fn set_unresolved(&self, n: i64) {
         self.unresolved.set(n);
+    }
+
+    pub fn set_checkouts_open(&self, n: i64) {
+        self.checkouts_open.set(n);
     }
 
     /// The Prometheus text exposition format, for `GET /metrics`.

@@ -119,6 +119,7 @@ pub(super) fn settings(raw: RawFile, env: Env<'_>, p: &mut Problems) -> Option<S
     let merchants = merchants(raw.merchants, require_auth, env, p);
     let events = super::tuning::events(&raw.events, p);
     let provider_calls = super::tuning::provider_calls(&raw.provider_calls, p);
+    let checkout = super::tuning::checkout(&raw.checkout, p);
     Some(Settings {
         server: server?,
         database: DatabaseSettings { url: database_url? },
@@ -129,6 +130,7 @@ pub(super) fn settings(raw: RawFile, env: Env<'_>, p: &mut Problems) -> Option<S
         idempotency: idempotency?,
         events: events?,
         provider_calls: provider_calls?,
+        checkout: checkout?,
         merchants,
         dev_mode: false,
     })

@@ -62,6 +62,14 @@ pub(super) fn describe(settings: &Settings) -> String {
         None => "kept forever".to_owned(),
     };
     let _ = writeln!(out, "events: {events}");
+    let checkout = settings.checkout;
+    let _ = writeln!(
+        out,
+        "checkout expiry: mock {} s, cmi {} s, paypal {} s",
+        checkout.mock.as_secs(),
+        checkout.cmi.as_secs(),
+        checkout.paypal.as_secs()
+    );
     let calls = settings.provider_calls;
     let _ = writeln!(
         out,

@@ -35,6 +35,7 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     pub events: EventSettings,
     pub provider_calls: ProviderCallSettings,
+    pub checkout: CheckoutSettings,
     pub merchants: Vec<MerchantSettings>,
     /// True when no config file was given: SQLite ./paygate.db, in-process mock, auth off, merchant "default".
     pub dev_mode: bool,
@@ -107,6 +108,26 @@ pub struct EventSettings {
     /// Events older than this are deleted; `None` keeps them forever (`retention_hours = 0`).
     /// A subscriber resuming after a pruned sequence gets `OUT_OF_RANGE`.
     pub retention: Option<Duration>,
+}
+
+/// How long a customer has to finish a checkout on the provider's page (`[checkout]`): a
+/// payment still `REQUIRES_ACTION` after that gets one last status check, then is `FAILED`
+/// with `failure.code = checkout_expired`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckoutSettings {
+    pub mock: Duration,
+    pub cmi: Duration,
+    pub paypal: Duration,
+}
+
+impl CheckoutSettings {
+    pub fn expiry(&self, provider: crate::domain::ProviderKind) -> Duration {
+        match provider {
+            crate::domain::ProviderKind::Mock => self.mock,
+            crate::domain::ProviderKind::Cmi => self.cmi,
+            crate::domain::ProviderKind::Paypal => self.paypal,
+        }
+    }
 }
 
 /// How paygate calls providers (`[provider_calls]`): retries, concurrency, circuit breaker.
@@ -384,6 +405,7 @@ impl Settings {
             },
             events: tuning::DEFAULT_EVENTS,
             provider_calls: tuning::DEFAULT_PROVIDER_CALLS,
+            checkout: tuning::DEFAULT_CHECKOUT,
             merchants,
             dev_mode: true,
         }

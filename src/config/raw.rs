@@ -19,6 +19,7 @@ pub(super) struct RawFile {
     pub log: RawLog,
     pub idempotency: RawIdempotency,
     pub events: RawEvents,
+    pub checkout: RawCheckout,
     pub provider_calls: RawProviderCalls,
     pub merchants: Vec<RawMerchant>,
 }
@@ -60,6 +61,14 @@ pub(super) struct RawIdempotency {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawEvents {
     pub retention_hours: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawCheckout {
+    pub mock_expiry_secs: Option<u64>,
+    pub cmi_expiry_secs: Option<u64>,
+    pub paypal_expiry_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]

@@ -1,10 +1,10 @@
-//! The `[events]` and `[provider_calls]` tables: operational knobs with defaults that suit a
-//! card processor, each checked and named by key when wrong.
+//! The `[events]`, `[provider_calls]` and `[checkout]` tables: operational knobs with defaults
+//! that suit a card processor, each checked and named by key when wrong.
 
 use super::build::Problems;
-use super::raw::{RawEvents, RawProviderCalls};
+use super::raw::{RawCheckout, RawEvents, RawProviderCalls};
 use super::values::{at_least_one, problem};
-use super::{EventSettings, ProviderCallSettings};
+use super::{CheckoutSettings, EventSettings, ProviderCallSettings};
 use std::time::Duration;
 
 /// 30 days: long enough for any subscriber to catch up after an outage, small enough that the
@@ -21,6 +21,36 @@ pub(super) const DEFAULT_PROVIDER_CALLS: ProviderCallSettings = ProviderCallSett
     breaker_failure_percent: 50,
     breaker_open_for: Duration::from_secs(5),
 };
+
+/// From each provider's documented page lifetime: CMI's `sessionTimeout` is at most 2,700 s
+/// (specs/cmi.md §3), so an hour leaves room for a late callback; PayPal gives the buyer 3 h
+/// to be redirected and 3 h more to approve (specs/paypal.md §3.1); the mock's page has no
+/// limit of its own, an hour is a development default.
+pub(super) const DEFAULT_CHECKOUT: CheckoutSettings = CheckoutSettings {
+    mock: Duration::from_secs(3600),
+    cmi: Duration::from_secs(3600),
+    paypal: Duration::from_secs(6 * 3600),
+};
+
+pub(super) fn checkout(raw: &RawCheckout, p: &mut Problems) -> Option<CheckoutSettings> {
+    let d = DEFAULT_CHECKOUT;
+    let mut secs = |key: &str, value: Option<u64>, default: Duration| {
+        p.check(at_least_one(key, value.unwrap_or(default.as_secs())))
+            .map(Duration::from_secs)
+    };
+    let mock = secs("checkout.mock_expiry_secs", raw.mock_expiry_secs, d.mock);
+    let cmi = secs("checkout.cmi_expiry_secs", raw.cmi_expiry_secs, d.cmi);
+    let paypal = secs(
+        "checkout.paypal_expiry_secs",
+        raw.paypal_expiry_secs,
+        d.paypal,
+    );
+    Some(CheckoutSettings {
+        mock: mock?,
+        cmi: cmi?,
+        paypal: paypal?,
+    })
+}
 
 pub(super) fn events(raw: &RawEvents, p: &mut Problems) -> Option<EventSettings> {
     match raw.retention_hours {

@@ -190,6 +190,10 @@ fn verb(op: OperationKind) -> &'static str {
     }
 }
 
+/// The failure code of a checkout the customer did not finish within its provider's expiry
+/// (`[checkout]`); the one failure a later success from the provider may replace.
+pub const CHECKOUT_EXPIRED: &str = "checkout_expired";
+
 /// What [`Payment::abandon`] left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Abandoned {
@@ -381,7 +385,16 @@ impl Payment {
         };
         let waiting_for_customer =
             op.kind == OperationKind::Authorize && self.next_action.is_some();
-        let settled = !op.status.is_open();
+        // `checkout_expired` is paygate's own timer, not the provider's word: a success the
+        // provider reports later (the customer paid at the last moment) still counts.
+        let late_success = op.kind == OperationKind::Authorize
+            && op.status == OperationStatus::Failed
+            && op
+                .failure
+                .as_ref()
+                .is_some_and(|f| f.code == CHECKOUT_EXPIRED)
+            && matches!(outcome, Outcome::Succeeded { .. });
+        let settled = !op.status.is_open() && !late_success;
         if settled || (matches!(outcome, Outcome::Unknown) && op.status == OperationStatus::Unknown)
         {
             return false;

@@ -9,9 +9,17 @@
 //! backoff and, past its budget, flagged for an operator. A definitive refusal by the provider
 //! (e.g. an expired authorization for a re-sent capture) is an answer: the operation fails
 //! with the provider's code.
+//!
+//! Open checkouts (an authorization waiting for the customer on the provider's page) are not
+//! unknown outcomes: they are counted apart (`paygate_checkouts_open`) and have an expiry per
+//! provider (`[checkout]`). Past it, one last status check decides: a definitive answer
+//! settles as usual; still waiting, the payment is FAILED with `checkout_expired`. If the
+//! provider cannot be asked, nothing is decided: the check is repeated.
 
 use super::PaymentService;
-use crate::domain::{Failure, Outcome, Timestamp};
+use crate::config::CheckoutSettings;
+use crate::domain::payment::CHECKOUT_EXPIRED;
+use crate::domain::{Failure, OperationKind, Outcome, PaymentStatus, Timestamp};
 use crate::error::AppError;
 use crate::providers::ProviderError;
 use crate::store::{DueOperation, Write};
@@ -36,6 +44,17 @@ const NOT_PROCESSED: &str = "not_processed";
 pub struct ReconcileOptions {
     /// Only operations untouched this long are looked at (longer than any live provider call).
     pub settle_after: Duration,
+    /// How long each provider's checkout page may keep a payment REQUIRES_ACTION.
+    pub checkouts: CheckoutSettings,
+}
+
+/// What one look at a due operation came to.
+enum Looked {
+    Settled,
+    /// Nothing final yet; an open checkout must be looked at again by its expiry.
+    NotYet {
+        checkout_expires: Option<Timestamp>,
+    },
 }
 
 impl PaymentService {
@@ -65,28 +84,32 @@ impl PaymentService {
             }
             let window = self.call_window();
             let now = Timestamp::now();
-            match self.reconcile_one(&item, window, now).await {
-                Ok(true) => settled += 1,
-                Ok(false) => self.defer(&item, now).await?,
+            match self.reconcile_one(&item, &opts, window, now).await {
+                Ok(Looked::Settled) => settled += 1,
+                Ok(Looked::NotYet { checkout_expires }) => {
+                    self.defer(&item, now, checkout_expires).await?;
+                }
                 Err(e) => {
                     tracing::warn!(operation = %item.operation, error = %e, "reconciliation attempt failed");
-                    self.defer(&item, now).await?;
+                    self.defer(&item, now, None).await?;
                 }
             }
         }
-        let unresolved = self.store.count_unresolved(settled_before).await?;
-        self.metrics.set_unresolved(unresolved);
+        let open = self.store.count_open(settled_before).await?;
+        self.metrics.set_unresolved(open.unresolved);
+        self.metrics.set_checkouts_open(open.checkouts);
         Ok(settled)
     }
 
-    /// Asks the provider and applies a final answer. `Ok(false)`: nothing final yet.
+    /// Asks the provider and applies a final answer.
     #[tracing::instrument(name = "reconcile", skip_all, fields(merchant = %item.merchant, payment_id = %item.payment_id, operation = %item.operation))]
     async fn reconcile_one(
         &self,
         item: &DueOperation,
+        opts: &ReconcileOptions,
         window: super::CallWindow,
         now: Timestamp,
-    ) -> Result<bool, AppError> {
+    ) -> Result<Looked, AppError> {
         let payment = self.store.payment(&item.merchant, item.payment_id).await?;
         let Some(op) = payment.operation(item.operation).cloned() else {
             return Err(AppError::Internal(
@@ -94,6 +117,13 @@ impl PaymentService {
             ));
         };
         let provider = self.provider(&item.merchant, &payment)?;
+        let checkout_expires = (op.kind == OperationKind::Authorize
+            && payment.status == PaymentStatus::RequiresAction)
+            .then(|| {
+                let expiry = opts.checkouts.expiry(payment.provider);
+                let micros = i64::try_from(expiry.as_micros()).unwrap_or(i64::MAX);
+                Timestamp::from_micros(op.created_at.micros().saturating_add(micros))
+            });
         let asked = self
             .within_window(window, provider.kind(), async {
                 provider.status(&payment, &op).await.map(|found| {
@@ -112,7 +142,17 @@ impl PaymentService {
             Ok(
                 outcome @ (Outcome::Succeeded { .. } | Outcome::Declined(_) | Outcome::Failed(_)),
             ) => outcome,
-            Ok(Outcome::RequiresAction { .. } | Outcome::Unknown) => return Ok(false),
+            Ok(Outcome::RequiresAction { .. } | Outcome::Unknown) => match checkout_expires {
+                // The last check found the customer still on the page (or gone): expired.
+                Some(at) if now >= at => {
+                    tracing::info!("checkout expired without the customer finishing it");
+                    Outcome::Failed(Failure::new(
+                        CHECKOUT_EXPIRED,
+                        "the customer did not finish the checkout in time",
+                    ))
+                }
+                _ => return Ok(Looked::NotYet { checkout_expires }),
+            },
             // The provider refused a re-sent request because of the payment's state on its
             // side (an expired authorization): it certainly did not act, and never will.
             Err(ProviderError::Refused {
@@ -121,9 +161,10 @@ impl PaymentService {
                 tracing::info!(%refusal, "provider refused the re-sent operation: settled as failed");
                 Outcome::Failed(*failure)
             }
+            // Not even past a checkout's expiry: who knows whether the customer paid.
             Err(e) => {
                 tracing::info!(error = %e, "provider status not available yet");
-                return Ok(false);
+                return Ok(Looked::NotYet { checkout_expires });
             }
         };
         let job = Write::Settle {
@@ -134,12 +175,19 @@ impl PaymentService {
         };
         self.store.write(job).await?;
         tracing::info!(kind = op.kind.as_str(), "operation reconciled");
-        Ok(true)
+        Ok(Looked::Settled)
     }
 
-    async fn defer(&self, item: &DueOperation, now: Timestamp) -> Result<(), AppError> {
+    /// Schedules the next look: exponential backoff, but never past an open checkout's expiry
+    /// (its last check is due then). Only an unknown outcome past its budget needs an operator.
+    async fn defer(
+        &self,
+        item: &DueOperation,
+        now: Timestamp,
+        checkout_expires: Option<Timestamp>,
+    ) -> Result<(), AppError> {
         let attempts = item.attempts.saturating_add(1);
-        if attempts == ATTEMPT_BUDGET {
+        if attempts == ATTEMPT_BUDGET && checkout_expires.is_none() {
             tracing::error!(
                 operation = %item.operation,
                 payment_id = %item.payment_id,
@@ -154,7 +202,12 @@ impl PaymentService {
             .min(MAX_RETRY_SECS);
         // Jitter spreads retries of operations that failed together (a provider outage).
         let jitter = rand::random_range(0..=base.max(1) * 250_000);
-        let next = now.plus_seconds(base).micros().saturating_add(jitter);
+        let mut next = now.plus_seconds(base).micros().saturating_add(jitter);
+        if let Some(at) = checkout_expires
+            && at.micros() > now.micros()
+        {
+            next = next.min(at.micros());
+        }
         let job = Write::Defer {
             operation: item.operation,
             attempts,

@@ -245,6 +245,15 @@ pub struct StoredEvent {
     pub occurred_at: Timestamp,
 }
 
+/// Open operations, by why they are open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenCounts {
+    /// Unknown outcomes (and crash leftovers) untouched since `settled_before`.
+    pub unresolved: i64,
+    /// Authorizations waiting for the customer on the provider's page.
+    pub checkouts: i64,
+}
+
 /// An unsettled operation the reconciler should look at now.
 #[derive(Debug, Clone)]
 pub struct DueOperation {
@@ -436,11 +445,12 @@ impl Store {
         }
     }
 
-    /// How many operations are waiting for an outcome (the `paygate_operations_unresolved` gauge).
-    pub async fn count_unresolved(&self, settled_before: Timestamp) -> Result<i64, StoreError> {
+    /// How many operations are waiting for an outcome, apart from the open checkouts (the
+    /// `paygate_operations_unresolved` and `paygate_checkouts_open` gauges).
+    pub async fn count_open(&self, settled_before: Timestamp) -> Result<OpenCounts, StoreError> {
         match self {
-            Self::Sqlite(s) => s.count_unresolved(settled_before).await,
-            Self::Postgres(s) => s.count_unresolved(settled_before).await,
+            Self::Sqlite(s) => s.count_open(settled_before).await,
+            Self::Postgres(s) => s.count_open(settled_before).await,
         }
     }
 

@@ -13,6 +13,7 @@ mod emulators;
 mod helpers;
 
 mod auth;
+mod checkout_expiry;
 mod cmi;
 mod compound_faults;
 mod concurrency;

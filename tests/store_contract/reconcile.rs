@@ -111,7 +111,7 @@ pub async fn claimed_operations_come_back_only_when_their_lease_ends(db: &Db) {
         "the deferred one, in time"
     );
     assert_eq!(
-        store.count_unresolved(much_later).await.unwrap(),
+        store.count_open(much_later).await.unwrap().unresolved,
         2,
         "claiming does not resolve anything"
     );

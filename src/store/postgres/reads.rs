@@ -166,17 +166,22 @@ impl PostgresStore {
             .collect()
     }
 
-    pub(in crate::store) async fn count_unresolved(
+    pub(in crate::store) async fn count_open(
         &self,
         settled_before: Timestamp,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<crate::store::OpenCounts, StoreError> {
         let row = sqlx::query(
-            "SELECT COUNT(*) FROM operations WHERE status IN ('pending', 'unknown') AND updated_at <= $1",
+            "SELECT COUNT(*) FILTER (WHERE p.status <> 'requires_action' AND o.updated_at <= $1), \
+             COUNT(*) FILTER (WHERE p.status = 'requires_action') \
+             FROM operations o JOIN payments p ON p.id = o.payment_id WHERE o.status IN ('pending', 'unknown')",
         )
         .bind(settled_before.micros())
         .fetch_one(&self.inner.pool)
         .await?;
-        Ok(row.try_get(0)?)
+        Ok(crate::store::OpenCounts {
+            unresolved: row.try_get(0)?,
+            checkouts: row.try_get(1)?,
+        })
     }
 }
 

@@ -245,15 +245,22 @@ impl SqliteStore {
         self.inner.commits.clone()
     }
 
-    pub(super) async fn count_unresolved(
+    pub(super) async fn count_open(
         &self,
         settled_before: Timestamp,
-    ) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) FROM operations WHERE status IN ('pending', 'unknown') AND updated_at <= ?")
-            .bind(settled_before.micros())
-            .fetch_one(&self.inner.readers)
-            .await?;
-        Ok(row.try_get(0)?)
+    ) -> Result<crate::store::OpenCounts, StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(CASE WHEN p.status <> 'requires_action' AND o.updated_at <= ? THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN p.status = 'requires_action' THEN 1 ELSE 0 END), 0) \
+             FROM operations o JOIN payments p ON p.id = o.payment_id WHERE o.status IN ('pending', 'unknown')",
+        )
+        .bind(settled_before.micros())
+        .fetch_one(&self.inner.readers)
+        .await?;
+        Ok(crate::store::OpenCounts {
+            unresolved: row.try_get(0)?,
+            checkouts: row.try_get(1)?,
+        })
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
