@@ -275,7 +275,10 @@ fn cases() -> u32 {
         .unwrap_or(6)
 }
 
-fn check(make: fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Gateway>>>>) {
+/// Starts the replicas of one case; `None` when their database is not configured here.
+type Spawn = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Gateway>>>>;
+
+fn check(make: Spawn) {
     let config = ProptestConfig {
         cases: cases(),
         max_shrink_iters: 8,
