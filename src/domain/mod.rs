@@ -7,6 +7,7 @@ pub mod money;
 pub mod operation;
 pub mod payment;
 pub mod provider;
+pub mod refusal;
 pub mod timestamp;
 
 pub use commands::{

@@ -5,6 +5,7 @@ use super::*;
 use crate::domain::commands::AuthorizeCommand;
 use crate::domain::currency::Currency;
 use crate::domain::ids::IdempotencyKey;
+use crate::domain::provider::Capabilities;
 
 const ALL: Capabilities = Capabilities {
     partial_capture: true,
