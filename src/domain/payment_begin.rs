@@ -1,6 +1,6 @@
-//! Starting an operation: whether the payment's state and the provider allow it, and how much
-//! of the payment it reserves. Kept apart from the state machine in `payment.rs`, whose private
-//! helpers it shares as a child module.
+//! Starting an operation: whether the payment's state and the provider allow it, how much of the
+//! payment it reserves and, for a refund, how it is split over the captures. Kept apart from the
+//! state machine in `payment.rs`, whose private helpers it shares as a child module.
 
 use super::{Payment, Refusal};
 use crate::domain::money::Money;
@@ -12,6 +12,11 @@ impl Payment {
     /// Checks that `kind` may start now and returns the operation to persist before calling the
     /// provider. Its amount is reserved from that moment: two concurrent refunds cannot both
     /// see the same refundable balance, because the second one sees the first as in flight.
+    ///
+    /// Where the provider refunds captures rather than payments (`caps.refunds_per_capture`),
+    /// the refund's split over the captures is decided here and persisted with the operation, in
+    /// the same transaction, so every later send of it (retry, reconciler) repeats exactly these
+    /// parts whatever happens to the payment meanwhile.
     pub fn begin(
         &self,
         kind: OperationKind,
@@ -38,6 +43,7 @@ impl Payment {
             return Err(invalid());
         }
         let fmt = |minor: i64| self.fmt_minor(minor);
+        let mut parts = Vec::new();
         let amount = match kind {
             OperationKind::Authorize => return Err(invalid()),
             OperationKind::Capture => {
@@ -96,6 +102,18 @@ impl Payment {
                         what: "several refunds",
                     });
                 }
+                if caps.refunds_per_capture {
+                    parts = self.allocate_refund(want);
+                    let covered: i64 = parts.iter().map(|p| p.minor).sum();
+                    // Only captures the provider gave an id for can be refunded: refuse now,
+                    // before anything is reserved or sent, rather than fail at the provider.
+                    if covered != want {
+                        return Err(Refusal::ExceedsRefundable {
+                            requested: fmt(want),
+                            available: fmt(covered),
+                        });
+                    }
+                }
                 want
             }
         };
@@ -105,6 +123,10 @@ impl Payment {
                 available: fmt(0),
             })?;
         let final_capture = kind == OperationKind::Capture && final_capture;
-        Ok(Operation::new(kind, amount, final_capture, now))
+        let mut op = Operation::new(kind, amount, final_capture, now);
+        if kind == OperationKind::Refund {
+            op.parts = parts;
+        }
+        Ok(op)
     }
 }

@@ -13,6 +13,7 @@ const ALL: Capabilities = Capabilities {
     void: true,
     partial_refund: true,
     multiple_refunds: true,
+    refunds_per_capture: false,
     max_minor: i64::MAX,
 };
 

@@ -85,6 +85,7 @@ pub fn caps() -> Capabilities {
         void: true,
         partial_refund: true,
         multiple_refunds: true,
+        refunds_per_capture: false,
         max_minor: i64::MAX,
     }
 }
