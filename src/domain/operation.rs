@@ -111,6 +111,10 @@ pub struct Operation {
     /// documents written before parts existed (see `Payment::refund_parts`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<RefundPart>,
+    /// Why the merchant refunds (`RefundRequest.reason`), sent to providers that take a note
+    /// (PayPal's `note_to_payer`). Refunds only; absent in older documents.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -126,6 +130,7 @@ impl Operation {
             provider_reference: None,
             failure: None,
             parts: Vec::new(),
+            reason: String::new(),
             created_at: now,
             updated_at: now,
         }

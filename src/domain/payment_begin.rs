@@ -13,8 +13,9 @@ impl Payment {
     /// provider. Its amount is reserved from that moment: two concurrent refunds cannot both
     /// see the same refundable balance, because the second one sees the first as in flight.
     ///
-    /// Where the provider refunds captures rather than payments (`caps.refunds_per_capture`),
-    /// the refund's split over the captures is decided here and persisted with the operation, in
+    /// A refund keeps `reason` (the merchant's words, sent to providers that take one). Where
+    /// the provider refunds captures rather than payments (`caps.refunds_per_capture`), the
+    /// refund's split over the captures is decided here and persisted with the operation, in
     /// the same transaction, so every later send of it (retry, reconciler) repeats exactly these
     /// parts whatever happens to the payment meanwhile.
     pub fn begin(
@@ -22,6 +23,7 @@ impl Payment {
         kind: OperationKind,
         requested: Option<Money>,
         final_capture: bool,
+        reason: &str,
         caps: Capabilities,
         now: Timestamp,
     ) -> Result<Operation, Refusal> {
@@ -126,6 +128,7 @@ impl Payment {
         let mut op = Operation::new(kind, amount, final_capture, now);
         if kind == OperationKind::Refund {
             op.parts = parts;
+            op.reason = reason.to_owned();
         }
         Ok(op)
     }

@@ -68,14 +68,14 @@ fn payment(amount: i64, mode: CaptureMode) -> Payment {
     p
 }
 
-/// Begins `kind`, pushes it, settles it with `outcome` (if any); returns the operation.
+/// Begins `kind` (with no reason), pushes it, settles it with `outcome` (if any); returns it.
 fn run(
     p: &mut Payment,
     kind: OperationKind,
     minor: Option<i64>,
     outcome: Option<Outcome>,
 ) -> Result<Operation, Refusal> {
-    let op = p.begin(kind, minor.map(eur), false, PAYPAL, t())?;
+    let op = p.begin(kind, minor.map(eur), false, "", PAYPAL, t())?;
     p.operations.push(op.clone());
     if let Some(outcome) = outcome {
         p.settle(op.id, outcome, t());
@@ -175,7 +175,14 @@ fn a_refund_over_captures_without_a_provider_id_is_refused_before_it_starts() {
         Some(succeeded(None)),
     )
     .unwrap();
-    let refused = p.begin(OperationKind::Refund, Some(eur(1_000)), false, PAYPAL, t());
+    let refused = p.begin(
+        OperationKind::Refund,
+        Some(eur(1_000)),
+        false,
+        "",
+        PAYPAL,
+        t(),
+    );
     assert!(
         matches!(refused, Err(Refusal::ExceedsRefundable { .. })),
         "{refused:?}"
@@ -183,31 +190,59 @@ fn a_refund_over_captures_without_a_provider_id_is_refused_before_it_starts() {
 }
 
 #[test]
-fn only_providers_that_refund_captures_get_parts() {
-    let mut p = two_captures();
+fn only_providers_that_refund_captures_get_parts_and_only_refunds_keep_a_reason() {
+    let p = two_captures();
     let whole = Capabilities {
         refunds_per_capture: false,
         ..PAYPAL
     };
     let r = p
-        .begin(OperationKind::Refund, Some(eur(6_000)), false, whole, t())
+        .begin(
+            OperationKind::Refund,
+            Some(eur(6_000)),
+            false,
+            "damaged",
+            whole,
+            t(),
+        )
         .unwrap();
     assert!(r.parts.is_empty());
-    let c = run(&mut p, OperationKind::Capture, Some(100), None).unwrap();
-    assert!(c.parts.is_empty(), "{c:?}");
+    assert_eq!(r.reason, "damaged");
+    let c = p
+        .begin(
+            OperationKind::Capture,
+            Some(eur(100)),
+            false,
+            "ignored",
+            PAYPAL,
+            t(),
+        )
+        .unwrap();
+    assert!(c.parts.is_empty() && c.reason.is_empty(), "{c:?}");
 }
 
 #[test]
-fn parts_are_left_out_of_documents_without_them_and_older_ones_load() {
-    let mut p = two_captures();
-    let r = run(&mut p, OperationKind::Refund, Some(6_000), None).unwrap();
+fn parts_and_reason_are_left_out_of_documents_without_them_and_older_ones_load() {
+    let p = two_captures();
+    let r = p
+        .begin(
+            OperationKind::Refund,
+            Some(eur(6_000)),
+            false,
+            "damaged",
+            PAYPAL,
+            t(),
+        )
+        .unwrap();
     let doc = serde_json::to_value(&r).unwrap();
+    assert_eq!(doc["reason"], "damaged");
     assert_eq!(doc["parts"][1]["capture_reference"], "CAPA");
     assert_eq!(serde_json::from_value::<Operation>(doc).unwrap(), r);
     let capture = serde_json::to_value(&p.operations[1]).unwrap();
-    assert!(capture.get("parts").is_none());
+    assert!(capture.get("parts").is_none() && capture.get("reason").is_none());
     let mut older = serde_json::to_value(&r).unwrap();
     older.as_object_mut().unwrap().remove("parts");
+    older.as_object_mut().unwrap().remove("reason");
     let loaded: Operation = serde_json::from_value(older).unwrap();
-    assert!(loaded.parts.is_empty());
+    assert!(loaded.parts.is_empty() && loaded.reason.is_empty());
 }

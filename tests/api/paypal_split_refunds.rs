@@ -7,7 +7,9 @@ use crate::emulators::paypal::{Emulator, Fault};
 use crate::helpers::*;
 use crate::paypal::{authorized_payment, eur};
 use crate::paypal_recovery::{quick_reconcile, settled};
+use paygate::domain::{MerchantId, OperationKind, PaymentId};
 use paygate::grpc::proto as pb;
+use paygate::store::{Store, StoreOptions};
 use std::time::Duration;
 
 /// The emulator's id of the capture of `cents` (each test captures distinct amounts).
@@ -154,4 +156,47 @@ async fn paypal_refund_reconciled_after_a_new_capture_resends_exactly_its_persis
         ids.len() >= 2 && ids.iter().all(|id| *id == ids[0]),
         "{ids:?}"
     );
+}
+
+#[tokio::test]
+async fn paypal_refund_reason_is_sent_as_note_to_payer_and_kept_on_the_operation() {
+    let emu = Emulator::spawn().await;
+    let app = TestApp::spawn_paypal(&emu).await;
+    let p = authorized_payment(&app, &emu, "pp-reason", 5_000).await;
+    capture(&app, "pp-reason-c", &p.id, 5_000).await;
+    // Longer than PayPal's 255 characters, and two bytes per character past the first words.
+    let reason = format!("Damaged on arrival {}", "é".repeat(300));
+    let mut req = refund_req("pp-reason-r", &p.id, eur(1_000));
+    req.reason = reason.clone();
+    let r = app.client().refund(req).await.unwrap().into_inner();
+    assert_eq!(r.status(), pb::PaymentStatus::PartiallyRefunded, "{r:?}");
+
+    let sent: String = reason.chars().take(255).collect();
+    let notes: Vec<_> = emu
+        .ledger()
+        .refunds
+        .values()
+        .map(|r| r.note_to_payer.clone())
+        .collect();
+    assert_eq!(notes, vec![Some(sent)]);
+
+    // The proto's Operation has no reason field: read it from the store.
+    let store = Store::open(&StoreOptions {
+        url: format!("sqlite://{}", app.db_path().display()),
+        busy_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    let merchant = MerchantId::parse("shop").unwrap();
+    let stored = store
+        .payment(&merchant, PaymentId::parse(&p.id).unwrap())
+        .await
+        .unwrap();
+    let refund = stored
+        .operations
+        .iter()
+        .find(|o| o.kind == OperationKind::Refund)
+        .unwrap();
+    assert_eq!(refund.reason, reason, "kept whole on the operation");
+    assert_eq!(refund.parts.len(), 1, "{refund:?}");
 }

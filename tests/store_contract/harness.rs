@@ -202,6 +202,7 @@ pub async fn begin(
         kind,
         amount: amount.map(mad),
         final_capture: false,
+        reason: String::new(),
         caps: caps(),
         now: Timestamp::now(),
     };

@@ -115,9 +115,9 @@ pub async fn listing_pages_newest_first_with_filters(db: &Db) {
     assert_eq!(by_reference[0].merchant_reference, "order-list-3");
 }
 
-/// A refund's split over the captures is decided in the begin transaction and comes back from
-/// the stored document, on another replica too: the reconciler sends it.
-pub async fn a_refund_keeps_its_split(db: &Db) {
+/// A refund's split over the captures and its reason are decided in the begin transaction and
+/// come back from the stored document, on another replica too: the reconciler sends them.
+pub async fn a_refund_keeps_its_split_and_reason(db: &Db) {
     use paygate::domain::{Capabilities, OperationKind, RefundPart, Timestamp};
     use paygate::store::{Write, Written};
     let store = &db.store;
@@ -141,6 +141,7 @@ pub async fn a_refund_keeps_its_split(db: &Db) {
         kind: OperationKind::Refund,
         amount: Some(mad(6_000)),
         final_capture: false,
+        reason: "damaged on arrival".into(),
         caps: Capabilities {
             refunds_per_capture: true,
             ..caps()
@@ -159,4 +160,5 @@ pub async fn a_refund_keeps_its_split(db: &Db) {
         minor,
     };
     assert_eq!(refund.parts, vec![part("CAPB", 5_000), part("CAPA", 1_000)]);
+    assert_eq!(refund.reason, "damaged on arrival");
 }

@@ -13,6 +13,9 @@ use crate::domain::{Failure, Money, Operation, OperationKind, Outcome, Payment, 
 use crate::providers::ProviderError;
 use reqwest::Method;
 
+/// PayPal's limit on `note_to_payer` (§3.3), in characters.
+const NOTE_TO_PAYER_MAX: usize = 255;
+
 impl Adapter {
     /// Sends the parts in order, newest capture first as they were decided.
     ///
@@ -83,6 +86,7 @@ impl Adapter {
         let body = RefundCapture {
             amount: paypal_amount(amount)?,
             custom_id: p.id.to_string(),
+            note_to_payer: note_to_payer(&op.reason),
         };
         let path = format!("/v2/payments/captures/{}/refund", part.capture_reference);
         let key = format!("{}-{n}", op.id.provider_key());
@@ -91,5 +95,26 @@ impl Adapter {
             .call(Method::POST, &path, Some(&body), Some(&key))
             .await;
         classify(reply, OperationKind::Refund)
+    }
+}
+
+/// The refund's reason as PayPal takes it: at most 255 characters, cut on a character boundary;
+/// none when the merchant gave none.
+fn note_to_payer(reason: &str) -> Option<String> {
+    (!reason.is_empty()).then(|| reason.chars().take(NOTE_TO_PAYER_MAX).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_note_to_payer_is_cut_at_255_characters_on_a_character_boundary() {
+        assert_eq!(note_to_payer(""), None);
+        assert_eq!(note_to_payer("damaged").as_deref(), Some("damaged"));
+        let long = "é".repeat(300);
+        let note = note_to_payer(&long).unwrap_or_default();
+        assert_eq!(note.chars().count(), 255);
+        assert_eq!(note.len(), 510, "two bytes per é: no character is split");
     }
 }

@@ -65,6 +65,7 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
             kind,
             amount,
             final_capture,
+            reason,
             caps,
             now,
         } => {
@@ -81,7 +82,7 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
                 return Err(StoreError::NotFound.into());
             }
             let op = payment
-                .begin(*kind, *amount, *final_capture, *caps, *now)
+                .begin(*kind, *amount, *final_capture, reason, *caps, *now)
                 .map_err(StoreError::from)?;
             let op_id = op.id;
             payment.operations.push(op);
@@ -183,7 +184,7 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
             if payment.merchant != *merchant {
                 return Err(StoreError::NotFound.into());
             }
-            let op = payment.begin(*kind, *amount, false, *caps, *now);
+            let op = payment.begin(*kind, *amount, false, "", *caps, *now);
             if !record_event(conn, *provider, event_id, merchant, *now).await? {
                 return Ok(Written::Webhook(WebhookWritten::Duplicate));
             }

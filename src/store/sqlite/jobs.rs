@@ -41,6 +41,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             kind,
             amount,
             final_capture,
+            reason,
             caps,
             now,
         } => {
@@ -52,7 +53,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
                 return Err(JobError::Clean(StoreError::NotFound));
             }
             let op = payment
-                .begin(*kind, *amount, *final_capture, *caps, *now)
+                .begin(*kind, *amount, *final_capture, reason, *caps, *now)
                 .map_err(|r| JobError::Clean(r.into()))?;
             let op_id = op.id;
             payment.operations.push(op);
@@ -146,7 +147,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             if payment.merchant != *merchant {
                 return Err(JobError::Clean(StoreError::NotFound));
             }
-            let op = payment.begin(*kind, *amount, false, *caps, *now);
+            let op = payment.begin(*kind, *amount, false, "", *caps, *now);
             let inserted = sqlx::query(
                 "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
                  VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
