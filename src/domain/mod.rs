@@ -7,6 +7,8 @@ pub mod money;
 pub mod operation;
 pub mod payment;
 pub mod provider;
+pub mod refund_parts;
+pub mod refusal;
 pub mod timestamp;
 
 pub use commands::{
@@ -18,4 +20,5 @@ pub use money::{Money, MoneyError};
 pub use operation::{Failure, Operation, OperationKind, OperationStatus};
 pub use payment::{Abandoned, CaptureMode, NextAction, Outcome, Payment, PaymentStatus, Refusal};
 pub use provider::{Capabilities, ProviderKind, UnknownProvider};
+pub use refund_parts::RefundPart;
 pub use timestamp::Timestamp;

@@ -2,6 +2,7 @@
 
 use super::ids::OperationId;
 use super::money::Money;
+use super::refund_parts::RefundPart;
 use super::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -104,6 +105,16 @@ pub struct Operation {
     /// The provider's id for this operation (capture id, refund id...), once known.
     pub provider_reference: Option<String>,
     pub failure: Option<Failure>,
+    /// A refund's split over the captures, decided when it began (providers that refund
+    /// captures, i.e. PayPal): part n goes to the same capture, for the same amount, under the
+    /// same request id every time it is sent. Empty for other operations and providers, and in
+    /// documents written before parts existed (see `Payment::refund_parts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<RefundPart>,
+    /// Why the merchant refunds (`RefundRequest.reason`), sent to providers that take a note
+    /// (PayPal's `note_to_payer`). Refunds only; absent in older documents.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -118,6 +129,8 @@ impl Operation {
             final_capture,
             provider_reference: None,
             failure: None,
+            parts: Vec::new(),
+            reason: String::new(),
             created_at: now,
             updated_at: now,
         }

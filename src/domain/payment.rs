@@ -8,7 +8,8 @@
 use super::ids::{MerchantId, OperationId, PaymentId};
 use super::money::Money;
 use super::operation::{Failure, Operation, OperationKind, OperationStatus};
-use super::provider::{Capabilities, ProviderKind};
+use super::provider::ProviderKind;
+pub use super::refusal::Refusal;
 use super::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -143,53 +144,6 @@ pub enum Outcome {
     Unknown,
 }
 
-/// Why an operation may not start. Each maps to a FAILED_PRECONDITION reason.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error("a {status} payment cannot be {}", verb(*.op))]
-    InvalidState {
-        status: &'static str,
-        op: OperationKind,
-    },
-    #[error("amount {requested} exceeds the capturable amount {available}")]
-    ExceedsCapturable {
-        requested: String,
-        available: String,
-    },
-    #[error("amount {requested} exceeds the refundable amount {available}")]
-    ExceedsRefundable {
-        requested: String,
-        available: String,
-    },
-    #[error("currency {requested} does not match the payment's currency {payment}")]
-    CurrencyMismatch {
-        requested: &'static str,
-        payment: &'static str,
-    },
-    #[error("{provider} does not support {what}")]
-    NotSupported {
-        provider: &'static str,
-        what: &'static str,
-    },
-    /// The provider refused because of the payment's state on its side (CMI's CORE-2008 /
-    /// 2508 / 2509: already settled, not settled yet...). `reason` is the DESIGN.md §2.1 code
-    /// (`INVALID_STATE`, `OPERATION_NOT_SUPPORTED`); `message` says what to do instead.
-    #[error("{message}")]
-    ByProvider {
-        reason: &'static str,
-        message: String,
-    },
-}
-
-fn verb(op: OperationKind) -> &'static str {
-    match op {
-        OperationKind::Authorize => "authorized",
-        OperationKind::Capture => "captured",
-        OperationKind::Void => "voided",
-        OperationKind::Refund => "refunded",
-    }
-}
-
 /// The failure code of a checkout the customer did not finish within its provider's expiry
 /// (`[checkout]`); the one failure a later success from the provider may replace.
 pub const CHECKOUT_EXPIRED: &str = "checkout_expired";
@@ -272,105 +226,6 @@ impl Payment {
 
     pub fn operation(&self, id: OperationId) -> Option<&Operation> {
         self.operations.iter().find(|o| o.id == id)
-    }
-
-    /// Checks that `kind` may start now and returns the operation to persist before calling the
-    /// provider. Its amount is reserved from that moment: two concurrent refunds cannot both
-    /// see the same refundable balance, because the second one sees the first as in flight.
-    pub fn begin(
-        &self,
-        kind: OperationKind,
-        requested: Option<Money>,
-        final_capture: bool,
-        caps: Capabilities,
-        now: Timestamp,
-    ) -> Result<Operation, Refusal> {
-        let provider = self.provider.as_str();
-        if let Some(m) = requested
-            && m.currency() != self.amount.currency()
-        {
-            return Err(Refusal::CurrencyMismatch {
-                requested: m.currency().code(),
-                payment: self.amount.currency().code(),
-            });
-        }
-        let in_flight_void = self.has(OperationKind::Void, OperationStatus::Pending);
-        let invalid = || Refusal::InvalidState {
-            status: self.status.as_str(),
-            op: kind,
-        };
-        if !self.status.allows(kind) || in_flight_void {
-            return Err(invalid());
-        }
-        let fmt = |minor: i64| self.fmt_minor(minor);
-        let amount = match kind {
-            OperationKind::Authorize => return Err(invalid()),
-            OperationKind::Capture => {
-                let available = self.capturable();
-                let want = requested.map_or(available, Money::minor);
-                if available <= 0 || want > available {
-                    return Err(Refusal::ExceedsCapturable {
-                        requested: fmt(want),
-                        available: fmt(available.max(0)),
-                    });
-                }
-                if want < self.amount.minor() - self.captured && !caps.partial_capture {
-                    return Err(Refusal::NotSupported {
-                        provider,
-                        what: "partial capture",
-                    });
-                }
-                if self.captured > 0 && !caps.multiple_captures {
-                    return Err(Refusal::NotSupported {
-                        provider,
-                        what: "several captures",
-                    });
-                }
-                want
-            }
-            OperationKind::Void => {
-                if !caps.void {
-                    return Err(Refusal::NotSupported {
-                        provider,
-                        what: "void",
-                    });
-                }
-                if self.captured > 0 || self.sum_open(OperationKind::Capture) > 0 {
-                    return Err(invalid());
-                }
-                self.amount.minor()
-            }
-            OperationKind::Refund => {
-                let available = self.refundable();
-                let want = requested.map_or(available, Money::minor);
-                if available <= 0 || want > available {
-                    return Err(Refusal::ExceedsRefundable {
-                        requested: fmt(want),
-                        available: fmt(available.max(0)),
-                    });
-                }
-                if want < self.captured - self.refunded && !caps.partial_refund {
-                    return Err(Refusal::NotSupported {
-                        provider,
-                        what: "partial refund",
-                    });
-                }
-                if self.refunded > 0 && !caps.multiple_refunds {
-                    return Err(Refusal::NotSupported {
-                        provider,
-                        what: "several refunds",
-                    });
-                }
-                want
-            }
-        };
-        let amount =
-            Money::new(amount, self.amount.currency()).map_err(|_| Refusal::ExceedsCapturable {
-                requested: fmt(amount),
-                available: fmt(0),
-            })?;
-        let final_capture = kind == OperationKind::Capture && final_capture;
-        Ok(Operation::new(kind, amount, final_capture, now))
     }
 
     /// Applies an outcome to one of this payment's operations and re-derives the status.
@@ -608,6 +463,9 @@ impl Payment {
         )
     }
 }
+
+#[path = "payment_begin.rs"]
+mod begin;
 
 #[cfg(test)]
 #[path = "payment_tests.rs"]

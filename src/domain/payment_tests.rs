@@ -5,6 +5,7 @@ use super::*;
 use crate::domain::commands::AuthorizeCommand;
 use crate::domain::currency::Currency;
 use crate::domain::ids::IdempotencyKey;
+use crate::domain::provider::Capabilities;
 
 const ALL: Capabilities = Capabilities {
     partial_capture: true,
@@ -12,6 +13,7 @@ const ALL: Capabilities = Capabilities {
     void: true,
     partial_refund: true,
     multiple_refunds: true,
+    refunds_per_capture: false,
     max_minor: i64::MAX,
 };
 
@@ -62,7 +64,7 @@ fn run(
     amount: Option<i64>,
     outcome: Outcome,
 ) -> Result<PaymentStatus, Refusal> {
-    let op = p.begin(kind, amount.map(mad), false, ALL, t())?;
+    let op = p.begin(kind, amount.map(mad), false, "", ALL, t())?;
     let id = op.id;
     p.operations.push(op);
     p.settle(id, outcome, t());
@@ -118,14 +120,14 @@ fn happy_path_partial_captures_then_refunds() {
 fn final_capture_closes_capturing() {
     let mut p = authorized(10_000);
     let op = p
-        .begin(OperationKind::Capture, Some(mad(3_000)), true, ALL, t())
+        .begin(OperationKind::Capture, Some(mad(3_000)), true, "", ALL, t())
         .unwrap();
     let id = op.id;
     p.operations.push(op);
     p.settle(id, ok(), t());
     assert_eq!(p.status, PaymentStatus::Captured);
     assert!(matches!(
-        p.begin(OperationKind::Capture, Some(mad(1)), false, ALL, t()),
+        p.begin(OperationKind::Capture, Some(mad(1)), false, "", ALL, t()),
         Err(Refusal::InvalidState { .. })
     ));
 }
@@ -144,7 +146,7 @@ fn void_only_before_capture_and_nothing_after_void() {
     ] {
         assert!(
             matches!(
-                p.begin(kind, None, false, ALL, t()),
+                p.begin(kind, None, false, "", ALL, t()),
                 Err(Refusal::InvalidState { .. })
             ),
             "{kind:?}"
@@ -153,7 +155,7 @@ fn void_only_before_capture_and_nothing_after_void() {
     let mut q = authorized(100);
     run(&mut q, OperationKind::Capture, Some(10), ok()).unwrap();
     assert!(matches!(
-        q.begin(OperationKind::Void, None, false, ALL, t()),
+        q.begin(OperationKind::Void, None, false, "", ALL, t()),
         Err(Refusal::InvalidState { .. })
     ));
 }
@@ -162,7 +164,7 @@ fn void_only_before_capture_and_nothing_after_void() {
 fn refund_before_capture_is_invalid_state() {
     let p = authorized(100);
     assert!(matches!(
-        p.begin(OperationKind::Refund, None, false, ALL, t()),
+        p.begin(OperationKind::Refund, None, false, "", ALL, t()),
         Err(Refusal::InvalidState { .. })
     ));
 }
@@ -171,12 +173,12 @@ fn refund_before_capture_is_invalid_state() {
 fn amounts_beyond_the_balance_are_refused() {
     let mut p = authorized(100);
     assert!(matches!(
-        p.begin(OperationKind::Capture, Some(mad(101)), false, ALL, t()),
+        p.begin(OperationKind::Capture, Some(mad(101)), false, "", ALL, t()),
         Err(Refusal::ExceedsCapturable { .. })
     ));
     run(&mut p, OperationKind::Capture, Some(60), ok()).unwrap();
     assert!(matches!(
-        p.begin(OperationKind::Refund, Some(mad(61)), false, ALL, t()),
+        p.begin(OperationKind::Refund, Some(mad(61)), false, "", ALL, t()),
         Err(Refusal::ExceedsRefundable { .. })
     ));
 }
@@ -186,15 +188,15 @@ fn in_flight_refunds_reserve_their_amount() {
     let mut p = authorized(100);
     run(&mut p, OperationKind::Capture, None, ok()).unwrap();
     let first = p
-        .begin(OperationKind::Refund, Some(mad(70)), false, ALL, t())
+        .begin(OperationKind::Refund, Some(mad(70)), false, "", ALL, t())
         .unwrap();
     p.operations.push(first);
     assert!(matches!(
-        p.begin(OperationKind::Refund, Some(mad(31)), false, ALL, t()),
+        p.begin(OperationKind::Refund, Some(mad(31)), false, "", ALL, t()),
         Err(Refusal::ExceedsRefundable { .. })
     ));
     assert!(
-        p.begin(OperationKind::Refund, Some(mad(30)), false, ALL, t())
+        p.begin(OperationKind::Refund, Some(mad(30)), false, "", ALL, t())
             .is_ok()
     );
 }
@@ -216,7 +218,7 @@ fn currency_mismatch_is_refused() {
     let p = authorized(100);
     let eur = Money::new(10, Currency::parse("EUR").unwrap()).unwrap();
     assert!(matches!(
-        p.begin(OperationKind::Capture, Some(eur), false, ALL, t()),
+        p.begin(OperationKind::Capture, Some(eur), false, "", ALL, t()),
         Err(Refusal::CurrencyMismatch { .. })
     ));
 }
@@ -230,15 +232,15 @@ fn unsupported_operations_are_declared_by_the_provider() {
         ..ALL
     };
     assert!(matches!(
-        p.begin(OperationKind::Capture, Some(mad(50)), false, caps, t()),
+        p.begin(OperationKind::Capture, Some(mad(50)), false, "", caps, t()),
         Err(Refusal::NotSupported { .. })
     ));
     assert!(matches!(
-        p.begin(OperationKind::Void, None, false, caps, t()),
+        p.begin(OperationKind::Void, None, false, "", caps, t()),
         Err(Refusal::NotSupported { .. })
     ));
     assert!(
-        p.begin(OperationKind::Capture, None, false, caps, t())
+        p.begin(OperationKind::Capture, None, false, "", caps, t())
             .is_ok()
     );
 }
@@ -261,7 +263,7 @@ fn decline_and_failure_are_terminal() {
         OperationKind::Void,
         OperationKind::Refund,
     ] {
-        assert!(p.begin(kind, None, false, ALL, t()).is_err());
+        assert!(p.begin(kind, None, false, "", ALL, t()).is_err());
     }
 }
 
@@ -273,7 +275,7 @@ fn unknown_outcome_is_pending_until_settled() {
         Ok(PaymentStatus::Pending)
     );
     assert!(
-        p.begin(OperationKind::Refund, None, false, ALL, t())
+        p.begin(OperationKind::Refund, None, false, "", ALL, t())
             .is_err()
     );
     let id = p.operations[1].id;

@@ -53,6 +53,9 @@ pub struct Capabilities {
     pub void: bool,
     pub partial_refund: bool,
     pub multiple_refunds: bool,
+    /// A refund names one capture, not the payment (PayPal): a refund over several captures is
+    /// split into parts, decided and persisted when it begins (see `domain::refund_parts`).
+    pub refunds_per_capture: bool,
     /// The largest amount, in minor units, the provider's wire format can carry.
     pub max_minor: i64,
 }

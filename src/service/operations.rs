@@ -103,6 +103,7 @@ impl PaymentService {
             kind: req.kind,
             amount: req.amount,
             final_capture: req.final_capture,
+            reason: req.reason.to_owned(),
             caps: provider.capabilities(),
             now: Timestamp::now(),
             lease_until: window.lease_until,

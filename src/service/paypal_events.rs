@@ -8,8 +8,8 @@
 
 use super::{PaymentService, WebhookError, WebhookResult};
 use crate::domain::{
-    CaptureMode, Failure, MerchantId, Operation, OperationKind, Outcome, Payment, PaymentId,
-    ProviderKind, Timestamp,
+    Capabilities, CaptureMode, Failure, MerchantId, Operation, OperationKind, Outcome, Payment,
+    PaymentId, ProviderKind, Timestamp,
 };
 use crate::error::AppError;
 use crate::providers::AnyProvider;
@@ -40,7 +40,12 @@ impl PaymentService {
                 kind,
                 amount,
                 provider_reference: reference,
-                caps: crate::providers::paypal::CAPABILITIES,
+                // Nothing is sent for a refund PayPal already made: no split to decide. Later
+                // splits count it as drawn newest capture first.
+                caps: Capabilities {
+                    refunds_per_capture: false,
+                    ..crate::providers::paypal::CAPABILITIES
+                },
                 now: Timestamp::now(),
             }
         } else {

@@ -112,6 +112,8 @@ pub enum Write {
         kind: OperationKind,
         amount: Option<crate::domain::Money>,
         final_capture: bool,
+        /// The refund's reason, kept on the operation (empty for other kinds).
+        reason: String,
         caps: Capabilities,
         now: Timestamp,
         lease_until: Timestamp,

@@ -28,6 +28,7 @@ mod ops;
 mod paypal;
 mod paypal_cli;
 mod paypal_recovery;
+mod paypal_split_refunds;
 mod paypal_webhooks;
 mod reaping;
 mod replicas;

@@ -61,7 +61,7 @@ async fn paypal_rate_limit_is_retried_and_expired_tokens_are_refreshed_once() {
 }
 
 /// paygate on the emulator with a 1 s provider timeout, so the reconciler looks after 2 s.
-async fn quick_reconcile(emu: &Emulator) -> TestApp {
+pub(crate) async fn quick_reconcile(emu: &Emulator) -> TestApp {
     let merchant = paypal_merchant(emu);
     TestApp::spawn_with(|s| {
         s.merchants = vec![merchant];
@@ -70,7 +70,7 @@ async fn quick_reconcile(emu: &Emulator) -> TestApp {
     .await
 }
 
-async fn settled(app: &TestApp, id: &str) -> pb::Payment {
+pub(crate) async fn settled(app: &TestApp, id: &str) -> pb::Payment {
     for _ in 0..100 {
         let p = get(app, id).await;
         if p.status() != pb::PaymentStatus::Pending {

@@ -85,6 +85,7 @@ pub fn caps() -> Capabilities {
         void: true,
         partial_refund: true,
         multiple_refunds: true,
+        refunds_per_capture: false,
         max_minor: i64::MAX,
     }
 }
@@ -201,6 +202,7 @@ pub async fn begin(
         kind,
         amount: amount.map(mad),
         final_capture: false,
+        reason: String::new(),
         caps: caps(),
         now: Timestamp::now(),
         lease_until: Timestamp::now(),

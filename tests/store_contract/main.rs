@@ -71,4 +71,5 @@ contract! {
     reconcile::claimed_operations_come_back_only_when_their_lease_ends,
     reads::reads_return_what_was_written,
     reads::listing_pages_newest_first_with_filters,
+    reads::a_refund_keeps_its_split_and_reason,
 }

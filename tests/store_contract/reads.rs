@@ -114,3 +114,52 @@ pub async fn listing_pages_newest_first_with_filters(db: &Db) {
     assert_eq!(by_reference.len(), 1);
     assert_eq!(by_reference[0].merchant_reference, "order-list-3");
 }
+
+/// A refund's split over the captures and its reason are decided in the begin transaction and
+/// come back from the stored document, on another replica too: the reconciler sends them.
+pub async fn a_refund_keeps_its_split_and_reason(db: &Db) {
+    use paygate::domain::{Capabilities, OperationKind, RefundPart, Timestamp};
+    use paygate::store::{Write, Written};
+    let store = &db.store;
+    let m = merchant();
+    let p = authorized(store, "split-1", 10_000).await;
+    for (key, minor, capture) in [("split-c1", 3_000, "CAPA"), ("split-c2", 5_000, "CAPB")] {
+        let (_, op) = started(
+            begin(store, p.id, OperationKind::Capture, Some(minor), key)
+                .await
+                .unwrap(),
+        );
+        let captured = Outcome::Succeeded {
+            provider_reference: Some(capture.into()),
+            expires_at: None,
+        };
+        settle(store, p.id, op, captured).await;
+    }
+    let job = Write::BeginOperation {
+        claim: claim(&m, "Refund", "split-r", 2),
+        payment_id: p.id,
+        kind: OperationKind::Refund,
+        amount: Some(mad(6_000)),
+        final_capture: false,
+        reason: "damaged on arrival".into(),
+        caps: Capabilities {
+            refunds_per_capture: true,
+            ..caps()
+        },
+        now: Timestamp::now(),
+        lease_until: Timestamp::now(),
+    };
+    let (_, op) = match store.write(job).await.unwrap() {
+        Written::Claimed(c) => started(c),
+        other => panic!("unexpected {other:?}"),
+    };
+    let replica = db.replica().await;
+    let read = replica.payment(&m, p.id).await.unwrap();
+    let refund = read.operation(op).unwrap();
+    let part = |capture: &str, minor| RefundPart {
+        capture_reference: capture.into(),
+        minor,
+    };
+    assert_eq!(refund.parts, vec![part("CAPB", 5_000), part("CAPA", 1_000)]);
+    assert_eq!(refund.reason, "damaged on arrival");
+}

@@ -23,6 +23,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     void: true,
     partial_refund: true,
     multiple_refunds: true,
+    // A Credit refunds the order as a whole: no split to decide.
+    refunds_per_capture: false,
     // 999,999,999.99 MAD: far above any card limit, well inside NestPay's amount field.
     max_minor: 99_999_999_999,
 };

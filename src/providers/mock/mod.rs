@@ -18,5 +18,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     void: true,
     partial_refund: true,
     multiple_refunds: true,
+    // The mock refunds the payment as a whole: no split to decide.
+    refunds_per_capture: false,
     max_minor: 999_999_999_999,
 };

@@ -4,21 +4,22 @@
 //! Every money-moving POST carries a `PayPal-Request-Id` derived from paygate's operation id, so
 //! a retry, the reconciler, the return page and the webhook all repeat the *same* request and
 //! PayPal executes it at most once. Every amount PayPal answers is checked against the operation.
+//! Refunds, split over captures, are in `refund.rs`.
 
 use super::client::{CallError, PaypalApi};
 use super::convert::{self, Refused};
 use super::outcomes::{
-    Answer, authorization_id, capture_ids, check_amount, check_amount_of_auth, classify, not_sent,
-    order_id, outcome_of_order, paypal_amount, refused_outcome, unknown,
+    Answer, authorization_id, check_amount, check_amount_of_auth, classify, not_sent, order_id,
+    outcome_of_order, paypal_amount, refused_outcome, unknown,
 };
 use super::wire::{
     Authorization, AuthorizationStatus, Capture, CaptureAuthorization, CaptureStatus, CreateOrder,
     ExperienceContext, Intent, Order, OrderStatus, PaymentSource, PaypalSource,
-    PurchaseUnitRequest, Refund, RefundCapture, RefundStatus,
+    PurchaseUnitRequest,
 };
 use crate::domain::{
-    AuthorizeCommand, CaptureMode, Failure, MerchantId, Money, NextAction, Operation,
-    OperationKind, OperationStatus, Outcome, Payment, ProviderKind,
+    AuthorizeCommand, CaptureMode, Failure, MerchantId, NextAction, Operation, OperationKind,
+    Outcome, Payment, ProviderKind,
 };
 use crate::providers::ProviderError;
 use crate::providers::urls::{CustomerReturn, PublicUrls, ReturnOutcome};
@@ -259,77 +260,6 @@ impl Adapter {
             Answer::Body(auth) => Ok(auth),
             Answer::Refused(_) => Err(not_sent("PayPal does not know the authorization")),
         }
-    }
-
-    /// Refunds newest capture first; each part has its own request id (`{key}-{n}`), derived
-    /// from the history, so a retry repeats the same parts and PayPal refunds each once.
-    pub async fn refund(&self, p: &Payment, op: &Operation) -> Result<Outcome, ProviderError> {
-        let captures = capture_ids(p);
-        let earlier: Vec<i64> = p
-            .operations
-            .iter()
-            .take_while(|o| o.id != op.id)
-            .filter(|o| o.kind == OperationKind::Refund)
-            .filter(|o| {
-                !matches!(
-                    o.status,
-                    OperationStatus::Failed | OperationStatus::Declined
-                )
-            })
-            .map(|o| o.amount.minor())
-            .collect();
-        let parts = convert::spread_refund(&captures, &earlier, op.amount.minor());
-        if parts.iter().map(|r| r.minor).sum::<i64>() != op.amount.minor() {
-            return Err(not_sent("no capture left to refund from"));
-        }
-        let mut ids = Vec::new();
-        let mut pending = false;
-        for (n, part) in parts.iter().enumerate() {
-            let amount = Money::new(part.minor, op.amount.currency())
-                .map_err(|e| not_sent(e.to_string()))?;
-            let body = RefundCapture {
-                amount: paypal_amount(amount)?,
-                custom_id: p.id.to_string(),
-            };
-            let path = format!("/v2/payments/captures/{}/refund", part.capture_id);
-            let key = format!("{}-{n}", op.id.provider_key());
-            let reply = self
-                .api
-                .call(Method::POST, &path, Some(&body), Some(&key))
-                .await;
-            let refund: Refund = match classify(reply, OperationKind::Refund)? {
-                Answer::Body(r) => r,
-                Answer::Refused(r) if n == 0 => return refused_outcome(r),
-                Answer::Refused(_) => {
-                    return Err(unknown("a later part of a split refund was refused"));
-                }
-            };
-            if convert::from_amount(&refund.amount, op.amount.currency()) != Ok(Some(part.minor)) {
-                tracing::error!(operation = %op.id, "PayPal refunded another amount than asked");
-                return Err(unknown("refund amount mismatch in PayPal's answer"));
-            }
-            match refund.status {
-                RefundStatus::Completed => {}
-                RefundStatus::Pending => pending = true,
-                RefundStatus::Failed | RefundStatus::Cancelled if n == 0 => {
-                    return Ok(Outcome::Failed(Failure::new(
-                        "refund_failed",
-                        "PayPal did not refund",
-                    )));
-                }
-                RefundStatus::Failed | RefundStatus::Cancelled => {
-                    return Err(unknown("a later part of a split refund failed"));
-                }
-            }
-            ids.push(refund.id);
-        }
-        if pending {
-            return Ok(Outcome::Unknown);
-        }
-        Ok(Outcome::Succeeded {
-            provider_reference: Some(ids.join(",")),
-            expires_at: None,
-        })
     }
 
     /// What PayPal did under this operation. Captures and refunds are re-sent with the same

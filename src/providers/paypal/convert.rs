@@ -1,5 +1,5 @@
-//! PayPal words to paygate words: the one amount conversion, status and error mapping (§5), the
-//! approval link, and how a refund is spread over captures.
+//! PayPal words to paygate words: the one amount conversion, status and error mapping (§5), and
+//! the approval link. (How a refund is split over captures is a domain rule: `domain::refund_parts`.)
 
 use super::wire::{Amount, ErrorBody, Link};
 use crate::domain::{Currency, Failure, Money, Refusal};
@@ -195,6 +195,12 @@ pub fn refusal(status: u16, err: &ErrorBody, what: crate::domain::OperationKind)
         "ORDER_ALREADY_AUTHORIZED" | "ORDER_ALREADY_CAPTURED" | "PREVIOUSLY_VOIDED" => {
             Refused::Reconcile
         }
+        // The request id was used before for another request (another resource or body). Some
+        // request of ours may have acted under it, so this is never a failure: find out.
+        "PAYPAL_REQUEST_ID_PREVIOUSLY_USED" => {
+            tracing::error!(debug_id = %err.debug_id, "PayPal says this request id was sent before with another request: operator attention needed");
+            Refused::Reconcile
+        }
         "ORDER_EXPIRED" | "ORDER_COMPLETED_OR_VOIDED" => {
             Refused::Declined(failure("order_expired", err))
         }
@@ -245,45 +251,6 @@ pub fn refusal(status: u16, err: &ErrorBody, what: crate::domain::OperationKind)
             Refused::Failed(failure("invalid_request", err))
         }
     }
-}
-
-/// One PayPal refund of a paygate refund: which capture, how much, and its request id suffix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefundPart {
-    pub capture_id: String,
-    pub minor: i64,
-}
-
-/// Spreads `want` over `captures` (id, amount, oldest first) newest-first, after the refunds
-/// already made (`earlier`, in order) were spread the same way. Deterministic from the history,
-/// so a retry of the same refund picks the same captures and the same request ids.
-pub fn spread_refund(captures: &[(String, i64)], earlier: &[i64], want: i64) -> Vec<RefundPart> {
-    let mut left: Vec<i64> = captures.iter().map(|(_, a)| *a).collect();
-    let mut take = |mut amount: i64| {
-        let mut parts = Vec::new();
-        for (i, (id, _)) in captures.iter().enumerate().rev() {
-            let Some(room) = left.get_mut(i) else {
-                continue;
-            };
-            if amount == 0 {
-                break;
-            }
-            let part = amount.min(*room);
-            if part > 0 {
-                *room -= part;
-                amount -= part;
-                parts.push(RefundPart {
-                    capture_id: id.clone(),
-                    minor: part,
-                });
-            }
-        }
-        parts
-    };
-    for amount in earlier {
-        take(*amount);
-    }
-    take(want)
 }
 
 #[cfg(test)]
@@ -412,37 +379,5 @@ mod tests {
             None
         );
         assert_eq!(id_from_link(""), None);
-    }
-
-    #[test]
-    fn refunds_spread_newest_capture_first_and_remember_history() {
-        let caps = vec![("A".to_owned(), 300), ("B".to_owned(), 200)];
-        assert_eq!(
-            spread_refund(&caps, &[], 100),
-            vec![RefundPart {
-                capture_id: "B".into(),
-                minor: 100
-            }]
-        );
-        assert_eq!(
-            spread_refund(&caps, &[100], 250),
-            vec![
-                RefundPart {
-                    capture_id: "B".into(),
-                    minor: 100
-                },
-                RefundPart {
-                    capture_id: "A".into(),
-                    minor: 150
-                }
-            ]
-        );
-        assert_eq!(
-            spread_refund(&caps, &[100, 250], 150),
-            vec![RefundPart {
-                capture_id: "A".into(),
-                minor: 150
-            }]
-        );
     }
 }

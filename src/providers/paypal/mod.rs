@@ -2,7 +2,7 @@
 //! captures, voids and refunds, OAuth client credentials, and RSA-signed webhooks.
 //!
 //! `client.rs` holds the one outbound HTTP function and the token; `adapter.rs` maps paygate's
-//! operations; `wire.rs`/`convert.rs` are PayPal's words and their mapping; `webhook.rs`,
+//! operations (`refund.rs` the refunds, part by part); `wire.rs`/`convert.rs` are PayPal's words and their mapping; `webhook.rs`,
 //! `cert.rs` and `verifier.rs` check signatures; `events.rs` decodes verified events.
 mod adapter;
 pub mod auth;
@@ -11,6 +11,7 @@ mod client;
 pub mod convert;
 pub mod events;
 mod outcomes;
+mod refund;
 mod verifier;
 pub mod webhook;
 pub mod wire;
@@ -41,6 +42,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     void: true,
     partial_refund: true,
     multiple_refunds: true,
+    // Payments v2 refunds one capture per request: a refund over several is split (§3.3).
+    refunds_per_capture: true,
     max_minor: 99_999_999_999_999_999,
 };
 

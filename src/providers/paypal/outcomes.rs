@@ -191,17 +191,3 @@ pub(super) fn authorization_id(p: &Payment) -> Result<&str, ProviderError> {
         .and_then(|o| o.provider_reference.as_deref())
         .ok_or_else(|| not_sent("the payment has no PayPal authorization"))
 }
-
-/// Captures (id, amount), oldest first: the one-step capture of an automatic order, or every
-/// succeeded capture of an authorization.
-pub(super) fn capture_ids(p: &Payment) -> Vec<(String, i64)> {
-    let want = match p.capture_mode {
-        CaptureMode::Automatic => OperationKind::Authorize,
-        CaptureMode::Manual => OperationKind::Capture,
-    };
-    p.operations
-        .iter()
-        .filter(|o| o.kind == want && o.status == OperationStatus::Succeeded)
-        .filter_map(|o| Some((o.provider_reference.clone()?, o.amount.minor())))
-        .collect()
-}

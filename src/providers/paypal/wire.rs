@@ -135,6 +135,9 @@ pub struct RefundCapture {
     pub amount: Amount,
     /// paygate's payment id, so refund webhooks can be placed without the capture link.
     pub custom_id: String,
+    /// The refund's reason, shown to the buyer (at most 255 characters, §3.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note_to_payer: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -71,6 +71,7 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
             kind,
             amount,
             final_capture,
+            reason,
             caps,
             now,
             lease_until,
@@ -90,7 +91,7 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
                 return Err(StoreError::NotFound.into());
             }
             let mut op = payment
-                .begin(*kind, *amount, *final_capture, *caps, *now)
+                .begin(*kind, *amount, *final_capture, reason, *caps, *now)
                 .map_err(StoreError::from)?;
             if let Some(id) = reclaimed {
                 take_released(conn, claim).await?;
@@ -194,7 +195,7 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
             if payment.merchant != *merchant {
                 return Err(StoreError::NotFound.into());
             }
-            let op = payment.begin(*kind, *amount, false, *caps, *now);
+            let op = payment.begin(*kind, *amount, false, "", *caps, *now);
             if !record_event(conn, *provider, event_id, merchant, *now).await? {
                 return Ok(Written::Webhook(WebhookWritten::Duplicate));
             }

@@ -45,6 +45,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             kind,
             amount,
             final_capture,
+            reason,
             caps,
             now,
             lease_until,
@@ -59,7 +60,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
                 return Err(JobError::Clean(StoreError::NotFound));
             }
             let mut op = payment
-                .begin(*kind, *amount, *final_capture, *caps, *now)
+                .begin(*kind, *amount, *final_capture, reason, *caps, *now)
                 .map_err(|r| JobError::Clean(r.into()))?;
             if let Some(id) = reclaimed {
                 take_released(conn, claim).await?;
@@ -155,7 +156,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             if payment.merchant != *merchant {
                 return Err(JobError::Clean(StoreError::NotFound));
             }
-            let op = payment.begin(*kind, *amount, false, *caps, *now);
+            let op = payment.begin(*kind, *amount, false, "", *caps, *now);
             let inserted = sqlx::query(
                 "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
                  VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",

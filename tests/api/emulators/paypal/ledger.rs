@@ -46,6 +46,15 @@ pub struct Refund {
     pub capture_id: String,
     pub currency: String,
     pub cents: i64,
+    pub note_to_payer: Option<String>,
+}
+
+/// What a `PayPal-Request-Id` was first used for: endpoint, resource and body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestUse {
+    pub op: String,
+    pub resource: String,
+    pub body: Value,
 }
 
 /// What the API answers: a status and a JSON body.
@@ -59,10 +68,14 @@ pub struct Ledger {
     pub refunds: HashMap<String, Refund>,
     pub tokens: HashSet<String>,
     pub token_fetches: u64,
-    /// (operation, request id) → first answer, replayed with 200.
-    pub replays: HashMap<(String, String), Value>,
+    /// Request id → what it was first used for and its answer, replayed with 200 for the same
+    /// use only.
+    pub replays: HashMap<String, (RequestUse, Value)>,
     /// Every PayPal-Request-Id seen per operation, in order, replays included.
     pub request_ids: Vec<(String, String)>,
+    /// Request ids sent again for another use (refused with `PAYPAL_REQUEST_ID_PREVIOUSLY_USED`):
+    /// the id and both uses.
+    pub request_id_conflicts: Vec<(String, String)>,
     next: u64,
 }
 
@@ -146,10 +159,14 @@ impl Ledger {
     }
 
     pub fn refund_json(&self, base: &str, r: &Refund) -> Value {
-        json!({
+        let mut json = json!({
             "id": r.id, "status": "COMPLETED", "amount": amount(&r.currency, r.cents),
             "links": [{"href": format!("{base}/v2/payments/captures/{}", r.capture_id), "rel": "up", "method": "GET"}]
-        })
+        });
+        if let Some(note) = &r.note_to_payer {
+            json["note_to_payer"] = json!(note);
+        }
+        json
     }
 
     /// The buyer approves on the (emulated) approval page.
@@ -305,12 +322,19 @@ impl Ledger {
         if c.refunded + want > c.cents {
             return unprocessable("REFUND_AMOUNT_EXCEEDED");
         }
+        let note_to_payer = match body.get("note_to_payer").and_then(Value::as_str) {
+            Some(note) if note.chars().count() > 255 => {
+                return error(400, "INVALID_REQUEST", "INVALID_STRING_LENGTH");
+            }
+            note => note.map(str::to_owned),
+        };
         let id = self.id("REF");
         let r = Refund {
             id: id.clone(),
             capture_id: capture_id.to_owned(),
             currency: c.currency.clone(),
             cents: want,
+            note_to_payer,
         };
         self.refunds.insert(id.clone(), r);
         if let Some(cap) = self.captures.get_mut(capture_id) {

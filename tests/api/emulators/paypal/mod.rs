@@ -1,7 +1,8 @@
 //! A PayPal emulator on loopback that speaks PayPal's REST protocol to paygate: OAuth, orders
 //! with an approval step the test drives, authorizations, captures, refunds over its own ledger,
-//! request-id replay, spec error bodies, misbehaviour on demand, and webhooks signed with a
-//! fixed test RSA key whose certificate (issued by a committed test root) it serves.
+//! request-id replay (for the request the id was first used for only), spec error bodies,
+//! misbehaviour on demand, and webhooks signed with a fixed test RSA key whose certificate
+//! (issued by a committed test root) it serves.
 
 mod ledger;
 mod server;
@@ -31,6 +32,10 @@ pub enum Fault {
     RateLimit,
     /// Act after a delay.
     Slow(Duration),
+    /// Act at once, answer after a delay: the caller may give up on a request that acted.
+    SlowAnswer(Duration),
+    /// Behave normally: queued before another fault, it aims that one at a later call.
+    Act,
 }
 
 pub struct Inner {
@@ -80,7 +85,8 @@ impl Emulator {
         self.inner.ledger.lock().unwrap()
     }
 
-    /// The next call of `op` (e.g. `capture_authorization`) misbehaves as `fault`.
+    /// The next call of `op` (e.g. `capture_authorization`) misbehaves as `fault`. Faults for
+    /// one `op` queue up: each call takes the oldest (see [`Fault::Act`]).
     pub fn fail_next(&self, op: &str, fault: Fault) {
         self.inner
             .faults

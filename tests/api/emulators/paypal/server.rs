@@ -1,7 +1,8 @@
 //! The emulator's HTTP API: OAuth, Orders v2, Payments v2 and the signing certificate, with
-//! `PayPal-Request-Id` replay and injectable misbehaviour (5xx, lost answers, 429, slowness).
+//! `PayPal-Request-Id` replay scoped to the request it was first used for, and injectable
+//! misbehaviour (5xx, lost answers, 429, slowness).
 
-use super::ledger::{Answer, Order, error};
+use super::ledger::{Answer, Order, RequestUse, error};
 use super::{Emulator, Fault};
 use axum::Router;
 use axum::body::Bytes;
@@ -66,12 +67,28 @@ async fn cert(State(emu): State<Emulator>) -> Response {
     (StatusCode::OK, super::LEAF_PEM).into_response()
 }
 
+/// What a `PayPal-Request-Id` is bound to by its first use: the endpoint, the resource in the
+/// path (capture, authorization, order id) and the body.
+pub struct Scope<'a> {
+    pub resource: &'a str,
+    pub body: &'a Value,
+}
+
 /// Checks the bearer token, applies faults, replays a known request id, else runs `act`.
 /// A `LoseAnswer` fault runs `act` and then answers 500: the caller cannot know it happened.
+///
+/// A request id is scoped as strictly as PayPal can be: replayed only for the same endpoint,
+/// resource and body it was first used with; anything else is refused with 422
+/// `PAYPAL_REQUEST_ID_PREVIOUSLY_USED` and changes nothing. (specs/paypal.md §4 only says a
+/// known id returns the first request's result; PayPal documents that issue, "The
+/// PayPal-Request-Id has already been used for another request", in its Payment Method Tokens
+/// API. A looser emulator would replay the first answer and hide a request id re-sent to
+/// another capture.)
 async fn guarded(
     emu: &Emulator,
     headers: &HeaderMap,
     op: &str,
+    scope: Scope<'_>,
     act: impl FnOnce(&Emulator) -> Answer,
 ) -> Response {
     let bearer = headers
@@ -96,29 +113,43 @@ async fn guarded(
                 .into_response();
         }
         Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
-        Some(Fault::LoseAnswer) | None => {}
+        Some(Fault::LoseAnswer | Fault::SlowAnswer(_) | Fault::Act) | None => {}
     }
     let request_id = headers
         .get("paypal-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let used = RequestUse {
+        op: op.to_owned(),
+        resource: scope.resource.to_owned(),
+        body: scope.body.clone(),
+    };
     if let Some(id) = &request_id {
         let mut ledger = emu.ledger();
         ledger.request_ids.push((op.to_owned(), id.clone()));
-        if let Some(first) = ledger.replays.get(&(op.to_owned(), id.clone())) {
-            return reply((200, first.clone()));
+        if let Some((first, answer)) = ledger.replays.get(id) {
+            if *first == used {
+                return reply((200, answer.clone()));
+            }
+            let refused = (id.clone(), format!("{first:?} then {used:?}"));
+            ledger.request_id_conflicts.push(refused);
+            return reply(super::ledger::unprocessable(
+                "PAYPAL_REQUEST_ID_PREVIOUSLY_USED",
+            ));
         }
     }
     let answer = act(emu);
     if let Some(id) = request_id
         && (200..300).contains(&answer.0)
     {
-        emu.ledger()
-            .replays
-            .insert((op.to_owned(), id), answer.1.clone());
+        emu.ledger().replays.insert(id, (used, answer.1.clone()));
     }
-    if matches!(fault, Some(Fault::LoseAnswer)) {
-        return reply(error(500, "INTERNAL_SERVER_ERROR", "EMULATED_LOST_ANSWER"));
+    match fault {
+        Some(Fault::LoseAnswer) => {
+            return reply(error(500, "INTERNAL_SERVER_ERROR", "EMULATED_LOST_ANSWER"));
+        }
+        Some(Fault::SlowAnswer(d)) => tokio::time::sleep(d).await,
+        _ => {}
     }
     reply(answer)
 }
@@ -127,7 +158,11 @@ async fn create_order(State(emu): State<Emulator>, headers: HeaderMap, body: Byt
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return reply(error(400, "INVALID_REQUEST", "MALFORMED_REQUEST_JSON"));
     };
-    guarded(&emu, &headers, "create_order", |emu| {
+    let scope = Scope {
+        resource: "",
+        body: &body,
+    };
+    guarded(&emu, &headers, "create_order", scope, |emu| {
         let unit = &body["purchase_units"][0];
         let currency = unit["amount"]["currency_code"]
             .as_str()
@@ -161,7 +196,11 @@ async fn get_order(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    guarded(&emu, &headers, "get_order", |emu| {
+    let scope = Scope {
+        resource: &id,
+        body: &Value::Null,
+    };
+    guarded(&emu, &headers, "get_order", scope, |emu| {
         let ledger = emu.ledger();
         match ledger.orders.get(&id) {
             Some(o) => (200, ledger.order_json(&emu.base(), o)),
@@ -175,9 +214,15 @@ async fn order_action(
     State(emu): State<Emulator>,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
+    body: Bytes,
 ) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
     let op = format!("{action}_order");
-    guarded(&emu, &headers, &op, |emu| {
+    let scope = Scope {
+        resource: &id,
+        body: &body,
+    };
+    guarded(&emu, &headers, &op, scope, |emu| {
         let base = emu.base();
         let mut ledger = emu.ledger();
         match action.as_str() {
@@ -194,7 +239,11 @@ async fn get_auth(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    guarded(&emu, &headers, "get_authorization", |emu| {
+    let scope = Scope {
+        resource: &id,
+        body: &Value::Null,
+    };
+    guarded(&emu, &headers, "get_authorization", scope, |emu| {
         let ledger = emu.ledger();
         match ledger.authorizations.get(&id) {
             Some(a) => (200, ledger.auth_json(&emu.base(), a)),
@@ -212,7 +261,11 @@ async fn auth_action(
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
     let op = format!("{action}_authorization");
-    guarded(&emu, &headers, &op, |emu| {
+    let scope = Scope {
+        resource: &id,
+        body: &body,
+    };
+    guarded(&emu, &headers, &op, scope, |emu| {
         let base = emu.base();
         let mut ledger = emu.ledger();
         match action.as_str() {
@@ -231,7 +284,11 @@ async fn refund(
     body: Bytes,
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
-    guarded(&emu, &headers, "refund_capture", |emu| {
+    let scope = Scope {
+        resource: &id,
+        body: &body,
+    };
+    guarded(&emu, &headers, "refund_capture", scope, |emu| {
         let base = emu.base();
         emu.ledger().refund(&base, &id, &body)
     })
@@ -254,7 +311,11 @@ async fn verify_signature(
         webhook_id: String,
         webhook_event: Box<serde_json::value::RawValue>,
     }
-    guarded(&emu, &headers, "verify_webhook_signature", |_| {
+    let scope = Scope {
+        resource: "",
+        body: &Value::Null,
+    };
+    guarded(&emu, &headers, "verify_webhook_signature", scope, |_| {
         use base64::Engine as _;
         let Ok(req) = serde_json::from_slice::<Req>(&body) else {
             return error(400, "INVALID_REQUEST", "MALFORMED_REQUEST_JSON");
