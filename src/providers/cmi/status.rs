@@ -89,6 +89,7 @@ impl CmiClient {
             .map_err(|e| unknown(e.reason()))?;
         let credits: Vec<Trx> = answer
             .history()
+            .map_err(|e| unknown(format!("ORDERHISTORY: {e}")))?
             .into_iter()
             .filter(|t| t.charge_type == "C" && matches!(t.trans_stat.as_str(), "C" | "S"))
             .collect();
