@@ -72,6 +72,7 @@ pub struct Metrics {
     provider_retries: Family<ProviderLabel, Counter>,
     circuit_open: Family<ProviderLabel, Gauge>,
     circuit_transitions: Family<CircuitLabels, Counter>,
+    reconcile_ambiguous: Family<ProviderLabel, Counter>,
 }
 
 impl Metrics {
@@ -110,6 +111,15 @@ impl Metrics {
             "Circuit breaker state changes, by the state entered",
             circuit_transitions.clone(),
         );
+        let reconcile_ambiguous = Family::<ProviderLabel, Counter>::default();
+        registry.register(
+            "paygate_reconcile_ambiguous",
+            "Reconciliation attempts the provider's answer could not decide (left unresolved, for an operator)",
+            reconcile_ambiguous.clone(),
+        );
+        // Only CMI reports it. Exported at 0 from the start, so an alert on its increase also
+        // sees the first one (a series born at 1 shows no increase).
+        drop(reconcile_ambiguous.get_or_create(&ProviderLabel { provider: "cmi" }));
         // prometheus-client appends `_total` to counters and the unit suffix itself.
         registry.register(
             "paygate_grpc_requests",
@@ -165,6 +175,7 @@ impl Metrics {
             provider_retries,
             circuit_open,
             circuit_transitions,
+            reconcile_ambiguous,
         }
     }
 
@@ -186,6 +197,13 @@ impl Metrics {
         self.circuit_open
             .get_or_create(&ProviderLabel { provider })
             .set(i64::from(state != "closed"));
+    }
+
+    /// `provider`'s status answer could not decide an operation; it stays unresolved.
+    pub fn reconcile_ambiguous(&self, provider: &'static str) {
+        self.reconcile_ambiguous
+            .get_or_create(&ProviderLabel { provider })
+            .inc();
     }
 
     pub fn grpc_request(&self, method: &str, code: &str, took: Duration) {
@@ -293,6 +311,7 @@ mod tests {
         m.webhook("mock", "applied");
         m.idempotent_replay("Capture");
         m.set_unresolved(2);
+        m.reconcile_ambiguous("cmi");
         let text = m.render().unwrap();
         for name in [
             "paygate_grpc_requests_total{method=\"Authorize\",code=\"OK\"} 1",
@@ -302,6 +321,7 @@ mod tests {
             "paygate_webhooks_total{provider=\"mock\",result=\"applied\"} 1",
             "paygate_idempotent_replays_total{method=\"Capture\"} 1",
             "paygate_operations_unresolved 2",
+            "paygate_reconcile_ambiguous_total{provider=\"cmi\"} 1",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

@@ -100,9 +100,14 @@ pub fn build(
             );
         }
         if let Some(cmi) = &merchant.providers.cmi {
-            let client =
-                CmiClient::new(merchant.id.clone(), cmi, urls.clone(), cmi_http.clone())
-                    .with_context(|| format!("merchant {}: providers.cmi.base_url", merchant.id))?;
+            let client = CmiClient::new(
+                merchant.id.clone(),
+                cmi,
+                urls.clone(),
+                cmi_http.clone(),
+                metrics.clone(),
+            )
+            .with_context(|| format!("merchant {}: providers.cmi.base_url", merchant.id))?;
             providers.insert(merchant.id.clone(), AnyProvider::Cmi(client));
         }
         if let Some(paypal) = &merchant.providers.paypal {

@@ -11,6 +11,7 @@
 
 mod emulators;
 mod helpers;
+mod logs;
 
 mod auth;
 mod checkout_expiry;

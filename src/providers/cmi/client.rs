@@ -12,7 +12,9 @@ use crate::domain::{
 use crate::providers::ProviderError;
 use crate::providers::http_client::{ProviderHttp, Retry, SendError};
 use crate::providers::urls::{PublicUrls, ReturnOutcome};
+use crate::telemetry::Metrics;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub struct CmiClient {
     pub(super) merchant: MerchantId,
@@ -25,6 +27,8 @@ pub struct CmiClient {
     urls: PublicUrls,
     http: ProviderHttp,
     callback_reply: CmiCallbackReply,
+    /// For what only CMI's adapter can see: refund reconciliations its history cannot decide.
+    pub(super) metrics: Arc<Metrics>,
 }
 
 /// Why an API call gave no answer, by what it means for money.
@@ -41,6 +45,7 @@ impl CmiClient {
         settings: &CmiSettings,
         urls: PublicUrls,
         http: ProviderHttp,
+        metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         let base = settings.base_url.as_str().trim_end_matches('/');
         Ok(Self {
@@ -54,6 +59,7 @@ impl CmiClient {
             urls,
             http,
             callback_reply: settings.callback_reply,
+            metrics,
         })
     }
 

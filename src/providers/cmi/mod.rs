@@ -5,6 +5,7 @@ mod client;
 pub mod convert;
 pub mod form;
 pub mod hash;
+mod refund_match;
 mod status;
 pub mod webhook;
 pub mod wire;

@@ -3,13 +3,15 @@
 
 use super::client::{CmiClient, order_id, unknown};
 use super::convert;
+use super::refund_match::{RefundMatch, match_refund};
 use super::wire::{ApiRequest, Trx};
-use crate::domain::{CaptureMode, Operation, OperationKind, OperationStatus, Outcome, Payment};
+use crate::domain::{CaptureMode, Operation, OperationKind, Outcome, Payment, ProviderKind};
 use crate::providers::ProviderError;
 
 impl CmiClient {
     /// What CMI did for `op`: from ORDERSTATUS (the order's latest transaction), or
-    /// ORDERHISTORY for refunds, where several credits may exist. `None`: CMI never did it.
+    /// ORDERHISTORY for refunds, where several credits may exist. `None`: CMI never did it;
+    /// `Some(Unknown)`: not final yet.
     pub async fn status(
         &self,
         p: &Payment,
@@ -76,7 +78,14 @@ impl CmiClient {
         }))
     }
 
-    /// A refund happened if CMI shows more successful credits than paygate has recorded.
+    /// Whether CMI applied this refund, from ORDERHISTORY, matched by evidence
+    /// ([`match_refund`]): `None` when no credit can be it. A history that cannot single out
+    /// its credit is not final (`Unknown`): logged for an operator and counted, never guessed.
+    ///
+    /// Right after a lost Credit, `p` is the snapshot taken when the refund began, so a refund
+    /// of the same payment created later is missing from it. That can only hand a credit to
+    /// the wrong one of two refunds of the same amount (the later one sees the earlier as a
+    /// rival), never count one credit twice; the reconciler always reads the payment afresh.
     async fn refund_status(
         &self,
         p: &Payment,
@@ -87,27 +96,26 @@ impl CmiClient {
             .call(&ApiRequest::OrderHistory { oid })
             .await
             .map_err(|e| unknown(e.reason()))?;
-        let credits: Vec<Trx> = answer
+        let history = answer
             .history()
-            .into_iter()
-            .filter(|t| t.charge_type == "C" && matches!(t.trans_stat.as_str(), "C" | "S"))
-            .collect();
-        let recorded = p
-            .operations
-            .iter()
-            .filter(|o| {
-                o.kind == OperationKind::Refund
-                    && o.id != op.id
-                    && o.status == OperationStatus::Succeeded
-            })
-            .count();
-        Ok(if credits.len() > recorded {
-            Some(Outcome::Succeeded {
-                provider_reference: credits.last().map(|t| t.trans_id.clone()),
+            .map_err(|e| unknown(format!("ORDERHISTORY: {e}")))?;
+        Ok(match match_refund(&history, &p.operations, op) {
+            RefundMatch::Applied { trans_id } => Some(Outcome::Succeeded {
+                provider_reference: Some(trans_id),
                 expires_at: None,
-            })
-        } else {
-            None
+            }),
+            RefundMatch::NotApplied => None,
+            RefundMatch::Ambiguous(why) => {
+                self.metrics.reconcile_ambiguous(ProviderKind::Cmi.as_str());
+                tracing::error!(
+                    operation = %op.id,
+                    payment_id = %p.id,
+                    order_id = oid,
+                    reason = %why,
+                    "CMI's order history cannot tell whether this refund was applied; left unresolved: check the order's credits in CMI's Merchant Center"
+                );
+                Some(Outcome::Unknown)
+            }
         })
     }
 

@@ -1,6 +1,7 @@
 //! CMI's XML API on the wire: `CC5Request` bodies and the `CC5Response` fields paygate reads
 //! (specs/cmi.md §6).
 
+use crate::domain::Timestamp;
 use std::collections::HashMap;
 
 /// API credentials, as they go into every request body.
@@ -245,9 +246,18 @@ pub struct Trx {
     /// Minor units (status amounts have no separator); `None` when empty.
     pub orig_amount: Option<i64>,
     pub capture_amount: Option<i64>,
+    /// `AUTH_DTTM`: when CMI made the transaction, on CMI's wall clock. Its time zone is
+    /// unverified (Morocco's, per §6.4), so this is that wall-clock reading taken as if it were
+    /// UTC: usable only with a margin for the zone. `None` when empty or unreadable.
+    pub made_at_wall_clock: Option<Timestamp>,
     pub proc_return_code: String,
     pub trans_id: String,
 }
+
+/// The most ORDERHISTORY lines paygate reads. One order holds a sale and a few refunds; a
+/// `TRXCOUNT` above this is a broken or hostile answer, refused before any line is read so it
+/// cannot make paygate loop or allocate without bound.
+pub const MAX_HISTORY: u64 = 1_000;
 
 fn minor(text: &str) -> Option<i64> {
     let t = text.trim();
@@ -255,6 +265,17 @@ fn minor(text: &str) -> Option<i64> {
         return None;
     }
     t.parse().ok()
+}
+
+/// `2024-01-02 21:53:02.486` (§6.4: `yyyy-MM-dd HH:mm:ss.S`, fraction of any length or none),
+/// read as if UTC: see [`Trx::made_at_wall_clock`].
+fn wall_clock(text: &str) -> Option<Timestamp> {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second][optional [.[subsecond digits:1+]]]"
+    );
+    let at = time::PrimitiveDateTime::parse(text.trim(), &format).ok()?;
+    let micros = at.assume_utc().unix_timestamp_nanos() / 1_000;
+    i64::try_from(micros).ok().map(Timestamp::from_micros)
 }
 
 impl ApiResponse {
@@ -269,24 +290,41 @@ impl ApiResponse {
             trans_stat: stat.to_owned(),
             orig_amount: minor(self.extra("ORIG_TRANS_AMT")),
             capture_amount: minor(self.extra("CAPTURE_AMT")),
+            made_at_wall_clock: wall_clock(self.extra("AUTH_DTTM")),
             proc_return_code: self.extra("PROC_RET_CD").to_owned(),
             trans_id: self.extra("TRANS_ID").to_owned(),
         })
     }
 
-    /// Every transaction of the order (ORDERHISTORY), in CMI's order; empty when none.
-    pub fn history(&self) -> Vec<Trx> {
-        let count = minor(self.extra("TRXCOUNT")).unwrap_or(0);
+    /// Every transaction of the order (ORDERHISTORY), in CMI's order; empty when CMI has none
+    /// (`TRXCOUNT=0`). A missing or unreadable count, a count above [`MAX_HISTORY`], or a
+    /// missing line is a decode error: a history with a hole could hide the very transaction
+    /// paygate is looking for, so it must not read as "CMI never did it".
+    pub fn history(&self) -> Result<Vec<Trx>, DecodeError> {
+        let count_text = self.extra("TRXCOUNT");
+        let count = count_text
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| DecodeError(format!("ORDERHISTORY TRXCOUNT {count_text:?}")))?;
+        if count > MAX_HISTORY {
+            return Err(DecodeError(format!(
+                "ORDERHISTORY TRXCOUNT {count} above the {MAX_HISTORY} paygate reads"
+            )));
+        }
         (1..=count)
-            .filter_map(|i| {
+            .map(|i| {
                 let line = self.extra(&format!("TRX{i}"));
+                if line.is_empty() {
+                    return Err(DecodeError(format!("ORDERHISTORY TRX{i} missing")));
+                }
                 let cols: Vec<&str> = line.split('\t').collect();
                 let col = |n: usize| cols.get(n).copied().unwrap_or_default();
-                (!line.is_empty()).then(|| Trx {
+                Ok(Trx {
                     charge_type: col(0).to_owned(),
                     trans_stat: col(1).to_owned(),
                     orig_amount: minor(col(2)),
                     capture_amount: minor(col(3)),
+                    made_at_wall_clock: wall_clock(col(4)),
                     proc_return_code: col(9).to_owned(),
                     trans_id: col(10).to_owned(),
                 })

@@ -76,7 +76,10 @@ fn order_status_amounts_are_minor_units_and_no_record_is_none() {
 
 #[test]
 fn history_lines_split_on_tabs_keeping_empty_slots() {
-    let h = ApiResponse::parse(HISTORY.as_bytes()).unwrap().history();
+    let h = ApiResponse::parse(HISTORY.as_bytes())
+        .unwrap()
+        .history()
+        .unwrap();
     assert_eq!(h.len(), 2);
     assert_eq!(
         (h[0].charge_type.as_str(), h[0].trans_stat.as_str()),
@@ -89,6 +92,65 @@ fn history_lines_split_on_tabs_keeping_empty_slots() {
         ("V", Some(101))
     );
     assert_eq!(h[1].proc_return_code, "00");
+    // 2024-01-02 21:53:02.486 on CMI's wall clock, read as if UTC.
+    assert_eq!(
+        h[0].made_at_wall_clock,
+        Some(Timestamp::from_micros(1_704_232_382_486_000))
+    );
+}
+
+/// An ORDERHISTORY answer with `count` as TRXCOUNT and `lines` credit lines.
+fn history_with(count: &str, lines: usize) -> ApiResponse {
+    let trx: String = (1..=lines)
+        .map(|i| format!("<TRX{i}>C\tS\t100\t100\t\t\t\t\t\t00\tT{i}</TRX{i}>"))
+        .collect();
+    let body = format!(
+        "<CC5Response><ProcReturnCode>00</ProcReturnCode><Response>Approved</Response>\
+         <Extra>{trx}<TRXCOUNT>{count}</TRXCOUNT></Extra></CC5Response>"
+    );
+    ApiResponse::parse(body.as_bytes()).unwrap()
+}
+
+#[test]
+fn history_reads_at_most_max_history_lines() {
+    let full = history_with("1000", 1_000).history().unwrap();
+    assert_eq!(full.len(), 1_000);
+    assert_eq!(full[999].trans_id, "T1000");
+    // Above the cap: refused at once, whatever lines come with it, never looped over.
+    assert!(history_with("1001", 1_001).history().is_err());
+    assert!(history_with("18446744073709551615", 1).history().is_err());
+    assert!(
+        history_with("99999999999999999999999", 1)
+            .history()
+            .is_err()
+    );
+}
+
+#[test]
+fn a_history_with_an_unreadable_count_or_a_hole_is_a_decode_error() {
+    assert!(history_with("", 1).history().is_err());
+    assert!(history_with("two", 2).history().is_err());
+    assert!(history_with("-1", 0).history().is_err());
+    assert!(history_with("3", 2).history().is_err(), "TRX3 missing");
+    assert_eq!(history_with("0", 0).history().unwrap(), []);
+    let no_count = ApiResponse::parse(
+        b"<CC5Response><ProcReturnCode>99</ProcReturnCode><Response>Error</Response></CC5Response>",
+    )
+    .unwrap();
+    assert!(
+        no_count.history().is_err(),
+        "an error answer is not an empty history"
+    );
+}
+
+#[test]
+fn wall_clock_times_take_any_fraction_or_none() {
+    let at = |s| wall_clock(s).map(Timestamp::micros);
+    assert_eq!(at("2020-11-11 16:29:40.557"), Some(1_605_112_180_557_000));
+    assert_eq!(at("2020-11-11 16:29:40.5"), Some(1_605_112_180_500_000));
+    assert_eq!(at("2020-11-11 16:29:40"), Some(1_605_112_180_000_000));
+    assert_eq!(at(""), None);
+    assert_eq!(at("20201111 16:29:40"), None);
 }
 
 #[test]

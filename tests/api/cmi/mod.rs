@@ -4,6 +4,7 @@
 mod callbacks;
 mod flows;
 mod ops;
+mod refund_reconcile;
 mod tools;
 
 use crate::emulators::cmi::CmiEmulator;

@@ -113,7 +113,7 @@ async fn a_refund_before_settlement_is_refused_and_the_same_key_works_after_it()
         .unwrap()
         .credits
         .iter()
-        .map(|c| c.0)
+        .map(|c| c.amount)
         .collect();
     assert_eq!(credits, [5_000, 3_000]);
     let too_much = client
@@ -211,7 +211,7 @@ async fn a_credit_whose_answer_is_lost_is_settled_from_orderhistory_and_sent_onc
         .unwrap()
         .credits
         .iter()
-        .map(|c| c.0)
+        .map(|c| c.amount)
         .collect();
     assert_eq!(credits, [4_000, 2_500], "one Credit per refund");
     let requests = emu.state.lock().unwrap().requests.clone();

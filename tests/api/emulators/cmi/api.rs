@@ -1,9 +1,11 @@
 //! The XML API (`/fim/api`) over the emulator's ledger: PostAuth, Void, Credit, ORDERSTATUS and
 //! ORDERHISTORY, with NestPay's CORE errors for the wrong timing (specs/cmi.md §6-8).
 
-use super::{API_PASSWORD, API_USER, CLIENT_ID, CmiEmulator, minor};
+use super::{API_PASSWORD, API_USER, CLIENT_ID, CmiEmulator, Origin, cmi_time, minor};
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 
 /// The text of the first `<name>` element (requests are flat enough for this).
 fn tag(xml: &str, name: &str) -> String {
@@ -40,30 +42,42 @@ fn core(oid: &str, code: &str, err: &str) -> String {
     answer(oid, false, code, "26331ERR000001", err, "")
 }
 
-pub async fn handle(State(emu): State<CmiEmulator>, body: Bytes) -> String {
+pub async fn handle(State(emu): State<CmiEmulator>, body: Bytes) -> Response {
     let xml = String::from_utf8_lossy(&body).into_owned();
     if tag(&xml, "Name") != API_USER
         || tag(&xml, "Password") != API_PASSWORD
         || tag(&xml, "ClientId") != CLIENT_ID
     {
-        return core("", "CORE-2001", "Kullanici dogrulanamadi.");
+        return core("", "CORE-2001", "Kullanici dogrulanamadi.").into_response();
     }
     let oid = tag(&xml, "OrderId");
     let kind = tag(&xml, "Type");
-    let delay = {
+    let (delay, lost, queries_down) = {
         let mut state = emu.state.lock().unwrap();
+        let faults = &mut state.faults;
         if kind.is_empty() {
-            None
+            (None, None, faults.queries_unavailable)
+        } else if let Some(ms) = faults.lose_next_request_ms.take() {
+            state.lost_requests.push(kind.clone());
+            (None, Some(ms), false)
         } else {
-            state.faults.api_answer_delay_ms.take()
+            (faults.api_answer_delay_ms.take(), None, false)
         }
     };
+    if queries_down {
+        return (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response();
+    }
+    if let Some(ms) = lost {
+        // Never applied; paygate has given up before anything comes back.
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        return (StatusCode::GATEWAY_TIMEOUT, "").into_response();
+    }
     let reply = apply(&emu, &xml, &oid, &kind);
     if let Some(ms) = delay {
         // Applied; the answer arrives after paygate gave up on it.
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
-    reply
+    reply.into_response()
 }
 
 fn apply(emu: &CmiEmulator, xml: &str, oid: &str, kind: &str) -> String {
@@ -130,16 +144,15 @@ fn apply(emu: &CmiEmulator, xml: &str, oid: &str, kind: &str) -> String {
                     "Iade yapilamaz, siparis gunsonuna girmemis.",
                 );
             }
-            let credited: i64 = order.credits.iter().map(|(a, _)| a).sum();
             let Some(amount) = total else {
                 return core(oid, "CORE-2100", "Tutar hatali.");
             };
+            let now = time::OffsetDateTime::now_utc();
             if tag(xml, "Currency") != order.currency
-                || credited + amount > order.captured.unwrap_or(0)
+                || !order.credit(amount, &trans_id, now, Origin::Api)
             {
                 return core(oid, "CORE-2522", "Iade tutari satis tutarini asiyor.");
             }
-            order.credits.push((amount, trans_id.clone()));
         }
         _ => return core(oid, "CORE-2000", "Bilinmeyen islem."),
     }
@@ -162,13 +175,13 @@ fn order_status(state: &super::State, oid: &str) -> String {
         );
     };
     let (charge, stat, orig, capture, proc, tid) = match o.credits.last() {
-        Some((amount, tid)) => (
+        Some(c) => (
             "C",
             "S".to_owned(),
-            *amount,
-            Some(*amount),
+            c.amount,
+            Some(c.amount),
             "00".to_owned(),
-            tid.clone(),
+            c.trans_id.clone(),
         ),
         None => (
             "S",
@@ -196,8 +209,14 @@ fn order_history(state: &super::State, oid: &str) -> String {
             .into();
     };
     let mut lines = Vec::new();
-    for (amount, tid) in o.credits.iter().rev() {
-        lines.push(format!("C\tS\t{amount}\t{amount}\t\t\t\t\t\t00\t{tid}"));
+    // Newest first, as NestPay lists them; a credit shows when it was made (AUTH_DTTM and
+    // CAPTURE_DTTM), never who asked for it.
+    for c in o.credits.iter().rev() {
+        let (amount, at) = (c.amount, cmi_time(c.at));
+        lines.push(format!(
+            "C\tS\t{amount}\t{amount}\t{at}\t{at}\t\t\t\t00\t{}",
+            c.trans_id
+        ));
     }
     let capture = o.captured.map(|c| c.to_string()).unwrap_or_default();
     lines.push(format!(

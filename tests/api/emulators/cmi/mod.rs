@@ -38,6 +38,30 @@ pub struct Faults {
     /// Apply the next mutating API request, then answer only after this many ms (paygate's
     /// timeout is shorter: the answer is lost).
     pub api_answer_delay_ms: Option<u64>,
+    /// The next mutating API request never reaches the ledger: the connection hangs this many
+    /// ms (longer than paygate waits), then an error comes that nobody reads. Taken before
+    /// `api_answer_delay_ms`: with both set, the first request is lost, the next applied late.
+    pub lose_next_request_ms: Option<u64>,
+    /// ORDERSTATUS and ORDERHISTORY answer HTTP 503 (CMI's front end overloaded).
+    pub queries_unavailable: bool,
+}
+
+/// Who asked CMI for a credit: paygate through the XML API, or someone in the Merchant Center.
+/// CMI's history does not say; the emulator remembers it so tests can compare ledgers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Api,
+    MerchantCenter,
+}
+
+/// One successful credit (refund) of an order.
+#[derive(Debug, Clone)]
+pub struct Credit {
+    pub amount: i64,
+    pub trans_id: String,
+    /// When CMI applied it (UTC; the history shows it in Morocco's local time).
+    pub at: time::OffsetDateTime,
+    pub origin: Origin,
 }
 
 /// One order in the emulator's ledger.
@@ -51,7 +75,7 @@ pub struct Order {
     pub stat: String,
     pub captured: Option<i64>,
     pub settled: bool,
-    pub credits: Vec<(i64, String)>,
+    pub credits: Vec<Credit>,
     pub trans_id: String,
     pub proc_return_code: String,
     /// How many PostAuth requests were applied (must never exceed one).
@@ -68,7 +92,41 @@ pub struct State {
     pub replies: Vec<String>,
     /// Every API request received (`PostAuth`, `ORDERSTATUS`...), in order.
     pub requests: Vec<String>,
+    /// Mutating requests lost by `lose_next_request_ms` (never applied, not in `requests`).
+    pub lost_requests: Vec<String>,
     next_id: u64,
+}
+
+impl Order {
+    /// What paygate's own Credit requests refunded, in minor units.
+    pub fn api_credited(&self) -> i64 {
+        self.credits
+            .iter()
+            .filter(|c| c.origin == Origin::Api)
+            .map(|c| c.amount)
+            .sum()
+    }
+
+    /// A Credit under CMI's rules (§8): only after settlement, never above the captured amount.
+    pub fn credit(
+        &mut self,
+        amount: i64,
+        trans_id: &str,
+        at: time::OffsetDateTime,
+        origin: Origin,
+    ) -> bool {
+        let credited: i64 = self.credits.iter().map(|c| c.amount).sum();
+        if self.stat != "S" || amount <= 0 || credited + amount > self.captured.unwrap_or(0) {
+            return false;
+        }
+        self.credits.push(Credit {
+            amount,
+            trans_id: trans_id.to_owned(),
+            at,
+            origin,
+        });
+        true
+    }
 }
 
 impl State {
@@ -135,6 +193,25 @@ impl CmiEmulator {
         }
     }
 
+    /// A refund made by hand in CMI's Merchant Center, `ago` before now: CMI's history shows it
+    /// exactly like a Credit sent through the API. Returns its TransId.
+    pub fn merchant_center_credit(
+        &self,
+        oid: &str,
+        amount: i64,
+        ago: std::time::Duration,
+    ) -> String {
+        let mut state = self.state.lock().unwrap();
+        let trans_id = state.trans_id();
+        let at = time::OffsetDateTime::now_utc() - ago;
+        let order = state.orders.get_mut(oid).unwrap();
+        assert!(
+            order.credit(amount, &trans_id, at, Origin::MerchantCenter),
+            "CMI would refuse this credit"
+        );
+        trans_id
+    }
+
     /// Sends the last callback of `oid` again (late or repeated delivery); returns the reply.
     pub async fn resend_callback(&self, oid: &str) -> String {
         let fields = self
@@ -164,6 +241,16 @@ pub fn ver3(fields: &[(String, String)], key: &str) -> String {
     }
     text.push_str(&esc(key));
     base64::engine::general_purpose::STANDARD.encode(Sha512::digest(text.as_bytes()))
+}
+
+/// How CMI's history writes a time: `yyyy-MM-dd HH:mm:ss.SSS` on the platform's wall clock,
+/// Morocco's (UTC+1 outside Ramadan; specs/cmi.md §6.4).
+pub fn cmi_time(at: time::OffsetDateTime) -> String {
+    let local = at.to_offset(time::macros::offset!(+1));
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]"
+    );
+    local.format(&format).unwrap()
 }
 
 /// `150.00` → 15000 (the emulator only deals in two-decimal amounts).
