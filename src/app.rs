@@ -52,6 +52,7 @@ impl App {
         let store = Store::open(&StoreOptions {
             url: settings.database.url.clone(),
             busy_timeout: Duration::from_secs(5),
+            sqlite_max_pages: settings.database.sqlite_max_pages,
         })
         .await
         .context("opening the database")?;

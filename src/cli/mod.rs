@@ -70,6 +70,7 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let store = Store::open(&StoreOptions {
         url: settings.database.url.clone(),
         busy_timeout: Duration::from_secs(5),
+        sqlite_max_pages: None,
     })
     .await?;
     store.close().await;

@@ -121,7 +121,10 @@ pub(super) fn settings(raw: RawFile, env: Env<'_>, p: &mut Problems) -> Option<S
     let provider_calls = super::tuning::provider_calls(&raw.provider_calls, p);
     Some(Settings {
         server: server?,
-        database: DatabaseSettings { url: database_url? },
+        database: DatabaseSettings {
+            url: database_url?,
+            sqlite_max_pages: None,
+        },
         log: LogSettings {
             filter: filter?,
             format: raw.log.format.unwrap_or_default(),

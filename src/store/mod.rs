@@ -50,8 +50,11 @@ impl From<sqlx::Error> for StoreError {
             {
                 Self::Unavailable(err.to_string())
             }
+            // Busy, locked, read-only, I/O error, disk full, cannot open: by result code.
             sqlx::Error::Database(ref db)
-                if db.message().contains("locked") || db.message().contains("busy") =>
+                if db
+                    .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                    .is_some_and(sqlite::is_unavailable) =>
             {
                 Self::Unavailable(err.to_string())
             }
@@ -247,6 +250,10 @@ pub enum Store {
 pub struct StoreOptions {
     pub url: String,
     pub busy_timeout: Duration,
+    /// SQLite only: the database may not grow past this many pages (`PRAGMA max_page_count`,
+    /// set after the migrations; never below the size it already has). Writes that need more
+    /// fail as on a full disk, `Unavailable`. `None`: no ceiling but the disk's.
+    pub sqlite_max_pages: Option<u32>,
 }
 
 impl Store {

@@ -52,6 +52,7 @@ async fn finished_keys_past_the_cutoff_are_reaped_and_running_ones_kept() {
     let store = Store::open(&StoreOptions {
         url,
         busy_timeout: Duration::from_secs(5),
+        sqlite_max_pages: None,
     })
     .await
     .unwrap();
