@@ -51,6 +51,11 @@ struct WebhookLabels {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabel {
+    task: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Latency buckets from 0.5 ms to ~16 s: the range between a replay and a slow provider.
@@ -71,6 +76,7 @@ pub struct Metrics {
     provider_retries: Family<ProviderLabel, Counter>,
     circuit_open: Family<ProviderLabel, Gauge>,
     circuit_transitions: Family<CircuitLabels, Counter>,
+    task_restarts: Family<TaskLabel, Counter>,
 }
 
 impl Metrics {
@@ -107,6 +113,12 @@ impl Metrics {
             "paygate_provider_circuit_transitions",
             "Circuit breaker state changes, by the state entered",
             circuit_transitions.clone(),
+        );
+        let task_restarts = Family::<TaskLabel, Counter>::default();
+        registry.register(
+            "paygate_background_task_restarts",
+            "Background task runs that panicked or ended before shutdown, by task; each is restarted after a pause",
+            task_restarts.clone(),
         );
         // prometheus-client appends `_total` to counters and the unit suffix itself.
         registry.register(
@@ -157,11 +169,22 @@ impl Metrics {
             provider_retries,
             circuit_open,
             circuit_transitions,
+            task_restarts,
         }
     }
 
     pub fn set_database_up(&self, up: bool) {
         self.database_up.set(i64::from(up));
+    }
+
+    /// Creates the task's series at 0, so that it is exported (and an alert on its increase
+    /// works) before the task's first restart.
+    pub fn background_task_supervised(&self, task: &'static str) {
+        let _ = self.task_restarts.get_or_create(&TaskLabel { task });
+    }
+
+    pub fn background_task_restarted(&self, task: &'static str) {
+        self.task_restarts.get_or_create(&TaskLabel { task }).inc();
     }
 
     pub fn provider_retry(&self, provider: &'static str) {
@@ -281,6 +304,9 @@ mod tests {
         m.webhook("mock", "applied");
         m.idempotent_replay("Capture");
         m.set_unresolved(2);
+        m.background_task_supervised("health");
+        m.background_task_supervised("reaper");
+        m.background_task_restarted("reaper");
         let text = m.render().unwrap();
         for name in [
             "paygate_grpc_requests_total{method=\"Authorize\",code=\"OK\"} 1",
@@ -290,6 +316,8 @@ mod tests {
             "paygate_webhooks_total{provider=\"mock\",result=\"applied\"} 1",
             "paygate_idempotent_replays_total{method=\"Capture\"} 1",
             "paygate_operations_unresolved 2",
+            "paygate_background_task_restarts_total{task=\"health\"} 0",
+            "paygate_background_task_restarts_total{task=\"reaper\"} 1",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }
