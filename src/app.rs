@@ -48,14 +48,17 @@ pub struct App {
 impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         http_client::install_crypto_provider();
-        let store = Store::open(&StoreOptions {
-            url: settings.database.url.clone(),
-            busy_timeout: Duration::from_secs(5),
-            sqlite_max_pages: settings.database.sqlite_max_pages,
-        })
+        let metrics = Arc::new(Metrics::new());
+        let store = Store::open(
+            &StoreOptions {
+                url: settings.database.url.clone(),
+                busy_timeout: Duration::from_secs(5),
+                sqlite_max_pages: settings.database.sqlite_max_pages,
+            },
+            metrics.clone(),
+        )
         .await
         .context("opening the database")?;
-        let metrics = Arc::new(Metrics::new());
         let background = Trigger::new();
         let http = http_client::build(settings.server.provider_timeout)
             .context("building the HTTP client")?;
@@ -150,7 +153,7 @@ impl App {
             });
         }
         // Every background task runs supervised (restarted if it panics or ends early) until
-        // `background` fires.
+        // `background` fires; PostgreSQL's event numbering is the store's own, supervised there.
         let (health, health_service) = tonic_health::server::health_reporter();
         tokio::spawn(crate::health::run(
             self.store.clone(),

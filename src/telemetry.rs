@@ -76,6 +76,7 @@ pub struct Metrics {
     provider_retries: Family<ProviderLabel, Counter>,
     circuit_open: Family<ProviderLabel, Gauge>,
     circuit_transitions: Family<CircuitLabels, Counter>,
+    event_numbering_failures: Counter,
     task_restarts: Family<TaskLabel, Counter>,
 }
 
@@ -113,6 +114,12 @@ impl Metrics {
             "paygate_provider_circuit_transitions",
             "Circuit breaker state changes, by the state entered",
             circuit_transitions.clone(),
+        );
+        let event_numbering_failures = Counter::default();
+        registry.register(
+            "paygate_event_numbering_failures",
+            "PostgreSQL event-numbering passes that failed; WatchEvents subscribers wait until one succeeds",
+            event_numbering_failures.clone(),
         );
         let task_restarts = Family::<TaskLabel, Counter>::default();
         registry.register(
@@ -169,12 +176,17 @@ impl Metrics {
             provider_retries,
             circuit_open,
             circuit_transitions,
+            event_numbering_failures,
             task_restarts,
         }
     }
 
     pub fn set_database_up(&self, up: bool) {
         self.database_up.set(i64::from(up));
+    }
+
+    pub fn event_numbering_failed(&self) {
+        self.event_numbering_failures.inc();
     }
 
     /// Creates the task's series at 0, so that it is exported (and an alert on its increase
@@ -304,6 +316,7 @@ mod tests {
         m.webhook("mock", "applied");
         m.idempotent_replay("Capture");
         m.set_unresolved(2);
+        m.event_numbering_failed();
         m.background_task_supervised("health");
         m.background_task_supervised("reaper");
         m.background_task_restarted("reaper");
@@ -316,6 +329,7 @@ mod tests {
             "paygate_webhooks_total{provider=\"mock\",result=\"applied\"} 1",
             "paygate_idempotent_replays_total{method=\"Capture\"} 1",
             "paygate_operations_unresolved 2",
+            "paygate_event_numbering_failures_total 1",
             "paygate_background_task_restarts_total{task=\"health\"} 0",
             "paygate_background_task_restarts_total{task=\"reaper\"} 1",
         ] {

@@ -14,6 +14,8 @@ use crate::domain::{
     Capabilities, IdempotencyKey, ListQuery, MerchantId, OperationId, OperationKind, Outcome,
     Payment, PaymentId, ProviderKind, Refusal, Timestamp,
 };
+use crate::telemetry::Metrics;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -257,14 +259,15 @@ pub struct StoreOptions {
 }
 
 impl Store {
-    /// Opens the database named by `url` and applies the embedded migrations.
-    pub async fn open(options: &StoreOptions) -> Result<Self, StoreError> {
+    /// Opens the database named by `url` and applies the embedded migrations. `metrics`
+    /// counts what the store's own background work (PostgreSQL: event numbering) runs into.
+    pub async fn open(options: &StoreOptions, metrics: Arc<Metrics>) -> Result<Self, StoreError> {
         let url = options.url.as_str();
         if url.starts_with("sqlite:") {
             return Ok(Self::Sqlite(SqliteStore::open(options).await?));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::Postgres(PostgresStore::open(options).await?));
+            return Ok(Self::Postgres(PostgresStore::open(options, metrics).await?));
         }
         Err(StoreError::Unavailable(format!(
             "unsupported database URL scheme in {:?}",

@@ -19,10 +19,11 @@ async fn healthz_and_readyz_answer_200() {
 
 /// Exported from the start, at 0, so alerts on their increase work before the first event.
 #[tokio::test]
-async fn background_task_restarts_are_exported() {
+async fn background_task_restarts_and_numbering_failures_are_exported() {
     let app = TestApp::spawn().await;
     let text = app.metrics().await;
     for series in [
+        "paygate_event_numbering_failures_total 0",
         "paygate_background_task_restarts_total{task=\"health\"} 0",
         "paygate_background_task_restarts_total{task=\"reconciler\"} 0",
         "paygate_background_task_restarts_total{task=\"reaper\"} 0",

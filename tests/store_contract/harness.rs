@@ -6,6 +6,7 @@ use paygate::domain::{
     OperationId, OperationKind, Outcome, Payment, PaymentId, ProviderKind, Timestamp,
 };
 use paygate::store::{Claimed, KeyClaim, Store, StoreError, StoreOptions, Write, Written};
+use paygate::telemetry::Metrics;
 #[path = "../common/postgres.rs"]
 mod postgres;
 pub use postgres::PgDatabase;
@@ -74,7 +75,7 @@ pub async fn open_with(url: &str, sqlite_max_pages: Option<u32>) -> Store {
         busy_timeout: Duration::from_secs(5),
         sqlite_max_pages,
     };
-    Store::open(&options)
+    Store::open(&options, std::sync::Arc::new(Metrics::new()))
         .await
         .unwrap_or_else(|e| panic!("opening {}: {e}", paygate::store::redact_url(url)))
 }
