@@ -17,6 +17,7 @@ use crate::providers::{http_client, registry};
 use crate::service::{PaymentService, ReconcileOptions};
 use crate::shutdown::Trigger;
 use crate::store::{Store, StoreOptions, Write};
+use crate::supervise::supervise;
 use crate::telemetry::Metrics;
 use anyhow::Context;
 use std::collections::HashMap;
@@ -26,8 +27,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// How often health is re-checked against the database.
-const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the reconciler looks for due operations (each has its own backoff on top).
 const RECONCILE_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -49,13 +48,17 @@ pub struct App {
 impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         http_client::install_crypto_provider();
-        let store = Store::open(&StoreOptions {
-            url: settings.database.url.clone(),
-            busy_timeout: Duration::from_secs(5),
-        })
+        let metrics = Arc::new(Metrics::new());
+        let store = Store::open(
+            &StoreOptions {
+                url: settings.database.url.clone(),
+                busy_timeout: Duration::from_secs(5),
+                sqlite_max_pages: settings.database.sqlite_max_pages,
+            },
+            metrics.clone(),
+        )
         .await
         .context("opening the database")?;
-        let metrics = Arc::new(Metrics::new());
         let background = Trigger::new();
         let http = http_client::build(settings.server.provider_timeout)
             .context("building the HTTP client")?;
@@ -132,6 +135,16 @@ impl App {
         self.mock_processor
     }
 
+    /// Spawns `start`'s task under [`supervise`], stopping with the other background tasks.
+    fn keep_running<S, F>(&self, name: &'static str, start: S)
+    where
+        S: FnMut() -> F + Send + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let stop = self.background.wait();
+        tokio::spawn(supervise(name, self.metrics.clone(), stop, start));
+    }
+
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -144,29 +157,30 @@ impl App {
                 stop.fire();
             });
         }
+        // Every background task runs supervised (restarted if it panics or ends early) until
+        // `background` fires; PostgreSQL's event numbering is the store's own, supervised there.
         let (health, health_service) = tonic_health::server::health_reporter();
-        tokio::spawn(watch_health(
+        tokio::spawn(crate::health::run(
             self.store.clone(),
             health,
             self.metrics.clone(),
-            self.background.wait(),
+            self.background.clone(),
         ));
         let reconcile = ReconcileOptions {
             settle_after: self.settings.server.operation_timeout(),
             checkouts: self.settings.checkout,
         };
-        tokio::spawn(reconcile_loop(
-            self.service.clone(),
-            reconcile,
-            self.background.wait(),
-        ));
-        tokio::spawn(reap(
-            self.store.clone(),
-            self.settings.idempotency.retention,
-            self.settings.events.retention,
-            self.settings.idempotency.reap_interval,
-            self.background.wait(),
-        ));
+        let (service, background) = (self.service.clone(), self.background.clone());
+        self.keep_running("reconciler", move || {
+            reconcile_loop(service.clone(), reconcile, background.wait())
+        });
+        let (store, background) = (self.store.clone(), self.background.clone());
+        let retention = self.settings.idempotency.retention;
+        let every = self.settings.idempotency.reap_interval;
+        let events = self.settings.events.retention;
+        self.keep_running("reaper", move || {
+            reap(store.clone(), retention, events, every, background.wait())
+        });
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -247,36 +261,6 @@ async fn start_mock_processor(
     });
     tracing::warn!(%addr, "running the in-process mock processor: development only, no real money moves");
     Ok(addr)
-}
-
-/// SERVING only while the database answers (DESIGN.md §9).
-/// Also exported as `paygate_database_up`, so an alert can tell a database outage from a
-/// provider outage.
-async fn watch_health(
-    store: Store,
-    reporter: tonic_health::server::HealthReporter,
-    metrics: Arc<Metrics>,
-    stop: impl Future<Output = ()> + Send,
-) {
-    tokio::pin!(stop);
-    let mut tick = tokio::time::interval(HEALTH_INTERVAL);
-    loop {
-        tokio::select! {
-            () = &mut stop => return,
-            _ = tick.tick() => {}
-        }
-        let up = store.ping().await.is_ok();
-        metrics.set_database_up(up);
-        let status = if up {
-            tonic_health::ServingStatus::Serving
-        } else {
-            tonic_health::ServingStatus::NotServing
-        };
-        reporter.set_service_status("", status).await;
-        reporter
-            .set_service_status("paygate.v1.PaymentGateway", status)
-            .await;
-    }
 }
 
 /// Settles unknown and crash-orphaned operations in the background (DESIGN.md §5).

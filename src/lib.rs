@@ -12,6 +12,8 @@
 //!   lives there.
 //! - [`app`]: the one wiring shared by `main` and the tests; [`config`], [`telemetry`],
 //!   [`shutdown`] and [`deadline`] (the caller's deadline, carried to provider calls) support it.
+//!   Its background tasks run under `supervise` (restarted if they panic); `health` keeps
+//!   `grpc.health.v1` current.
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -19,9 +21,11 @@ pub mod deadline;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub(crate) mod health;
 pub mod http;
 pub mod providers;
 pub mod service;
 pub mod shutdown;
 pub mod store;
+pub(crate) mod supervise;
 pub mod telemetry;

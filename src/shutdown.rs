@@ -37,8 +37,10 @@ impl Trigger {
         self.0.send_replace(true);
     }
 
-    /// Resolves once `fire` has been called (immediately if it already was).
-    pub fn wait(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+    /// Resolves once `fire` has been called (immediately if it already was), or once every
+    /// clone of the trigger is gone. Borrows nothing (`use<>`): a closure may call it to make
+    /// each restart of a task its own stop future.
+    pub fn wait(&self) -> impl std::future::Future<Output = ()> + Send + 'static + use<> {
         let mut rx = self.0.subscribe();
         async move {
             let _ = rx.wait_for(|fired| *fired).await;

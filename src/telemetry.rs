@@ -51,6 +51,11 @@ struct WebhookLabels {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabel {
+    task: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Latency buckets from 0.5 ms to ~16 s: the range between a replay and a slow provider.
@@ -73,6 +78,8 @@ pub struct Metrics {
     circuit_open: Family<ProviderLabel, Gauge>,
     circuit_transitions: Family<CircuitLabels, Counter>,
     reconcile_ambiguous: Family<ProviderLabel, Counter>,
+    event_numbering_failures: Counter,
+    task_restarts: Family<TaskLabel, Counter>,
 }
 
 impl Metrics {
@@ -120,6 +127,18 @@ impl Metrics {
         // Only CMI reports it. Exported at 0 from the start, so an alert on its increase also
         // sees the first one (a series born at 1 shows no increase).
         drop(reconcile_ambiguous.get_or_create(&ProviderLabel { provider: "cmi" }));
+        let event_numbering_failures = Counter::default();
+        registry.register(
+            "paygate_event_numbering_failures",
+            "PostgreSQL event-numbering passes that failed; WatchEvents subscribers wait until one succeeds",
+            event_numbering_failures.clone(),
+        );
+        let task_restarts = Family::<TaskLabel, Counter>::default();
+        registry.register(
+            "paygate_background_task_restarts",
+            "Background task runs that panicked or ended before shutdown, by task; each is restarted after a pause",
+            task_restarts.clone(),
+        );
         // prometheus-client appends `_total` to counters and the unit suffix itself.
         registry.register(
             "paygate_grpc_requests",
@@ -176,11 +195,27 @@ impl Metrics {
             circuit_open,
             circuit_transitions,
             reconcile_ambiguous,
+            event_numbering_failures,
+            task_restarts,
         }
     }
 
     pub fn set_database_up(&self, up: bool) {
         self.database_up.set(i64::from(up));
+    }
+
+    pub fn event_numbering_failed(&self) {
+        self.event_numbering_failures.inc();
+    }
+
+    /// Creates the task's series at 0, so that it is exported (and an alert on its increase
+    /// works) before the task's first restart.
+    pub fn background_task_supervised(&self, task: &'static str) {
+        let _ = self.task_restarts.get_or_create(&TaskLabel { task });
+    }
+
+    pub fn background_task_restarted(&self, task: &'static str) {
+        self.task_restarts.get_or_create(&TaskLabel { task }).inc();
     }
 
     pub fn provider_retry(&self, provider: &'static str) {
@@ -312,6 +347,10 @@ mod tests {
         m.idempotent_replay("Capture");
         m.set_unresolved(2);
         m.reconcile_ambiguous("cmi");
+        m.event_numbering_failed();
+        m.background_task_supervised("health");
+        m.background_task_supervised("reaper");
+        m.background_task_restarted("reaper");
         let text = m.render().unwrap();
         for name in [
             "paygate_grpc_requests_total{method=\"Authorize\",code=\"OK\"} 1",
@@ -322,6 +361,9 @@ mod tests {
             "paygate_idempotent_replays_total{method=\"Capture\"} 1",
             "paygate_operations_unresolved 2",
             "paygate_reconcile_ambiguous_total{provider=\"cmi\"} 1",
+            "paygate_event_numbering_failures_total 1",
+            "paygate_background_task_restarts_total{task=\"health\"} 0",
+            "paygate_background_task_restarts_total{task=\"reaper\"} 1",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

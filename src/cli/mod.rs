@@ -67,10 +67,14 @@ pub fn check_config(settings: &Result<Settings, crate::config::ConfigError>) -> 
 }
 
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let store = Store::open(&StoreOptions {
-        url: settings.database.url.clone(),
-        busy_timeout: Duration::from_secs(5),
-    })
+    let store = Store::open(
+        &StoreOptions {
+            url: settings.database.url.clone(),
+            busy_timeout: Duration::from_secs(5),
+            sqlite_max_pages: None,
+        },
+        std::sync::Arc::new(crate::telemetry::Metrics::new()),
+    )
     .await?;
     store.close().await;
     tracing::info!(database = %crate::store::redact_url(&settings.database.url), "migrations applied");

@@ -122,7 +122,10 @@ pub(super) fn settings(raw: RawFile, env: Env<'_>, p: &mut Problems) -> Option<S
     let checkout = super::tuning::checkout(&raw.checkout, p);
     Some(Settings {
         server: server?,
-        database: DatabaseSettings { url: database_url? },
+        database: DatabaseSettings {
+            url: database_url?,
+            sqlite_max_pages: None,
+        },
         log: LogSettings {
             filter: filter?,
             format: raw.log.format.unwrap_or_default(),

@@ -75,6 +75,9 @@ pub struct DatabaseSettings {
     /// `sqlite://PATH`, `postgres://...` or `postgresql://...`. May hold a password: print
     /// [`DatabaseSettings::redacted_url`] instead.
     pub url: String,
+    /// Tests only (no config key): a ceiling on the SQLite file, in pages, so a test can fill
+    /// a database for real (see `StoreOptions::sqlite_max_pages`). `None` in production.
+    pub sqlite_max_pages: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -306,6 +309,7 @@ impl fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatabaseSettings")
             .field("url", &self.redacted_url())
+            .field("sqlite_max_pages", &self.sqlite_max_pages)
             .finish()
     }
 }
@@ -394,6 +398,7 @@ impl Settings {
             },
             database: DatabaseSettings {
                 url: DEFAULT_DATABASE_URL.to_owned(),
+                sqlite_max_pages: None,
             },
             log: LogSettings {
                 filter: build::DEFAULT_LOG_FILTER.to_owned(),

@@ -14,6 +14,8 @@ use crate::domain::{
     Capabilities, IdempotencyKey, ListQuery, MerchantId, OperationId, OperationKind, Outcome,
     Payment, PaymentId, ProviderKind, Refusal, Timestamp,
 };
+use crate::telemetry::Metrics;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +52,11 @@ impl From<sqlx::Error> for StoreError {
             {
                 Self::Unavailable(err.to_string())
             }
+            // Busy, locked, read-only, I/O error, disk full, cannot open: by result code.
             sqlx::Error::Database(ref db)
-                if db.message().contains("locked") || db.message().contains("busy") =>
+                if db
+                    .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                    .is_some_and(sqlite::is_unavailable) =>
             {
                 Self::Unavailable(err.to_string())
             }
@@ -277,17 +282,22 @@ pub enum Store {
 pub struct StoreOptions {
     pub url: String,
     pub busy_timeout: Duration,
+    /// SQLite only: the database may not grow past this many pages (`PRAGMA max_page_count`,
+    /// set after the migrations; never below the size it already has). Writes that need more
+    /// fail as on a full disk, `Unavailable`. `None`: no ceiling but the disk's.
+    pub sqlite_max_pages: Option<u32>,
 }
 
 impl Store {
-    /// Opens the database named by `url` and applies the embedded migrations.
-    pub async fn open(options: &StoreOptions) -> Result<Self, StoreError> {
+    /// Opens the database named by `url` and applies the embedded migrations. `metrics`
+    /// counts what the store's own background work (PostgreSQL: event numbering) runs into.
+    pub async fn open(options: &StoreOptions, metrics: Arc<Metrics>) -> Result<Self, StoreError> {
         let url = options.url.as_str();
         if url.starts_with("sqlite:") {
             return Ok(Self::Sqlite(SqliteStore::open(options).await?));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::Postgres(PostgresStore::open(options).await?));
+            return Ok(Self::Postgres(PostgresStore::open(options, metrics).await?));
         }
         Err(StoreError::Unavailable(format!(
             "unsupported database URL scheme in {:?}",

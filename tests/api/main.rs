@@ -21,6 +21,7 @@ mod concurrency;
 mod crash;
 mod declines;
 mod deploy_metrics;
+mod disk_full;
 mod durability;
 mod happy_path;
 mod idempotency;

@@ -17,6 +17,24 @@ async fn healthz_and_readyz_answer_200() {
     assert_eq!(status, 404);
 }
 
+/// Exported from the start, at 0, so alerts on their increase work before the first event.
+#[tokio::test]
+async fn background_task_restarts_and_numbering_failures_are_exported() {
+    let app = TestApp::spawn().await;
+    let text = app.metrics().await;
+    for series in [
+        "paygate_event_numbering_failures_total 0",
+        "paygate_background_task_restarts_total{task=\"health\"} 0",
+        "paygate_background_task_restarts_total{task=\"reconciler\"} 0",
+        "paygate_background_task_restarts_total{task=\"reaper\"} 0",
+    ] {
+        assert!(
+            text.lines().any(|line| line == series),
+            "missing {series}:\n{text}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn metrics_count_grpc_calls_provider_calls_and_replays() {
     let app = TestApp::spawn().await;

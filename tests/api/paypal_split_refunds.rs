@@ -181,10 +181,14 @@ async fn paypal_refund_reason_is_sent_as_note_to_payer_and_kept_on_the_operation
     assert_eq!(notes, vec![Some(sent)]);
 
     // The proto's Operation has no reason field: read it from the store.
-    let store = Store::open(&StoreOptions {
-        url: format!("sqlite://{}", app.db_path().display()),
-        busy_timeout: Duration::from_secs(5),
-    })
+    let store = Store::open(
+        &StoreOptions {
+            url: format!("sqlite://{}", app.db_path().display()),
+            busy_timeout: Duration::from_secs(5),
+            sqlite_max_pages: None,
+        },
+        std::sync::Arc::new(paygate::telemetry::Metrics::new()),
+    )
     .await
     .unwrap();
     let merchant = MerchantId::parse("shop").unwrap();

@@ -6,6 +6,8 @@ use paygate::domain::{
     ProviderKind, Timestamp,
 };
 use paygate::store::{Claimed, KeyClaim, Store, StoreOptions, Write, Written};
+use paygate::telemetry::Metrics;
+use std::sync::Arc;
 use std::time::Duration;
 
 fn command(key: &str) -> AuthorizeCommand {
@@ -53,10 +55,14 @@ async fn open(store: &Store, key: &str) -> Claimed {
 async fn finished_keys_past_the_cutoff_are_reaped_and_running_ones_kept() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("reap.db").display());
-    let store = Store::open(&StoreOptions {
-        url,
-        busy_timeout: Duration::from_secs(5),
-    })
+    let store = Store::open(
+        &StoreOptions {
+            url,
+            busy_timeout: Duration::from_secs(5),
+            sqlite_max_pages: None,
+        },
+        Arc::new(Metrics::new()),
+    )
     .await
     .unwrap();
 

@@ -298,6 +298,22 @@ async fn losing_postgres_is_unavailable_never_internal_and_recovers_without_rest
 
     proxy.cut();
     wait_for_readiness(&app, 503, pb_health::ServingStatus::NotServing).await;
+    // The numbering task's once-a-second sweep fails too, and says so.
+    let mut numbering_failures = 0.0;
+    for _ in 0..100 {
+        let text = app.metrics().await;
+        numbering_failures = metric_value(&text, "paygate_event_numbering_failures_total");
+        if numbering_failures > 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(numbering_failures > 0.0, "numbering failures are counted");
+    let text = app.metrics().await;
+    assert!(
+        text.contains("paygate_background_task_restarts_total{task=\"event_numbering\"} 0"),
+        "the numbering task is supervised, and failed passes are not restarts:\n{text}"
+    );
     for i in 0..5 {
         let e = client
             .authorize(authorize_req(&format!("during-{i}"), 1_000, "MAD", ""))

@@ -6,6 +6,7 @@ use paygate::domain::{
     OperationId, OperationKind, Outcome, Payment, PaymentId, ProviderKind, Timestamp,
 };
 use paygate::store::{Claimed, KeyClaim, Store, StoreError, StoreOptions, Write, Written};
+use paygate::telemetry::Metrics;
 #[path = "../common/postgres.rs"]
 mod postgres;
 pub use postgres::PgDatabase;
@@ -64,12 +65,19 @@ impl Db {
 }
 
 pub async fn open(url: &str) -> Store {
-    Store::open(&StoreOptions {
+    open_with(url, None).await
+}
+
+/// [`open`], with a ceiling on the SQLite file (`StoreOptions::sqlite_max_pages`).
+pub async fn open_with(url: &str, sqlite_max_pages: Option<u32>) -> Store {
+    let options = StoreOptions {
         url: url.to_owned(),
         busy_timeout: Duration::from_secs(5),
-    })
-    .await
-    .unwrap_or_else(|e| panic!("opening {}: {e}", paygate::store::redact_url(url)))
+        sqlite_max_pages,
+    };
+    Store::open(&options, std::sync::Arc::new(Metrics::new()))
+        .await
+        .unwrap_or_else(|e| panic!("opening {}: {e}", paygate::store::redact_url(url)))
 }
 
 // ---- fixtures ----

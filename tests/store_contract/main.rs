@@ -22,6 +22,7 @@ mod numbering;
 mod reads;
 mod reaping;
 mod reconcile;
+mod sqlite_full;
 mod webhooks;
 
 /// Declares each case once per backend. A case is `async fn(&harness::Db)`.

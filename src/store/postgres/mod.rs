@@ -13,6 +13,9 @@ mod reads;
 mod rows;
 
 use super::{StoreError, StoreOptions, Write, Written};
+use crate::shutdown::Trigger;
+use crate::supervise::supervise;
+use crate::telemetry::Metrics;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use std::str::FromStr;
@@ -45,10 +48,16 @@ struct Inner {
     /// Bumped after each numbering pass that numbered something: subscribers wake on it.
     /// Other replicas' events are also found by the subscribers' periodic re-read.
     numbered: tokio::sync::watch::Sender<u64>,
+    /// Fired by `close`, and dropped with the store: either ends the numbering task's
+    /// supervisor (its `wait` holds no sender, so a dropped store stops it too).
+    closed: Trigger,
 }
 
 impl PostgresStore {
-    pub(super) async fn open(options: &StoreOptions) -> Result<Self, StoreError> {
+    pub(super) async fn open(
+        options: &StoreOptions,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
         let shown = super::redact_url(&options.url);
         let base = PgConnectOptions::from_str(&options.url)
             .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL {shown}: {e}")))?
@@ -104,10 +113,14 @@ impl PostgresStore {
             pool,
             committed,
             numbered,
+            closed: Trigger::new(),
         });
-        tokio::spawn(numbering::run(
-            Arc::downgrade(&inner),
-            inner.committed.subscribe(),
+        let store = Arc::downgrade(&inner);
+        tokio::spawn(supervise(
+            "event_numbering",
+            metrics.clone(),
+            inner.closed.wait(),
+            move || numbering::run(store.clone(), metrics.clone()),
         ));
         Ok(Self { inner })
     }
@@ -181,6 +194,7 @@ impl PostgresStore {
     }
 
     pub(super) async fn close(&self) {
+        self.inner.closed.fire();
         self.inner.pool.close().await;
     }
 }

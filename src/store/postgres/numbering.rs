@@ -7,13 +7,17 @@
 //! second for events a stopped replica left unnumbered. Subscribers wake when a pass has
 //! numbered something. A plain read numbers what is pending itself first, so a change is in the
 //! log, on every replica, as soon as its call has returned.
+//!
+//! A failed pass is logged at error and counted (`paygate_event_numbering_failures_total`):
+//! until a pass succeeds, `WatchEvents` subscribers see nothing new. The task runs under
+//! `supervise` (see `PostgresStore::open`), so a panic restarts it.
 
 use super::{Inner, PostgresStore};
 use crate::store::StoreError;
+use crate::telemetry::Metrics;
 use sqlx::{PgPool, Row};
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// Events numbered per transaction: a whole burst in one flush, the counter lock held briefly.
 const BATCH: i32 = 5_000;
@@ -40,7 +44,10 @@ async fn number_all(pool: &PgPool) -> Result<i64, StoreError> {
 
 /// The replica's numbering task. It holds the store weakly and ends with it (or when the pool
 /// is closed).
-pub(super) async fn run(store: Weak<Inner>, mut commits: watch::Receiver<u64>) {
+pub(super) async fn run(store: Weak<Inner>, metrics: Arc<Metrics>) {
+    let Some(mut commits) = store.upgrade().map(|inner| inner.committed.subscribe()) else {
+        return;
+    };
     let mut sweep = tokio::time::interval(SWEEP);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -59,8 +66,13 @@ pub(super) async fn run(store: Weak<Inner>, mut commits: watch::Receiver<u64>) {
             Ok(_) => inner
                 .numbered
                 .send_modify(|passes| *passes = passes.wrapping_add(1)),
-            // The health watcher reports an unreachable database; readers retry by themselves.
-            Err(e) => tracing::debug!(error = %e, "numbering events failed; retrying"),
+            // Closed mid-pass: shutdown, not a failure.
+            Err(_) if inner.pool.is_closed() => return,
+            // The error names the database's complaint, never a URL or an event's payload.
+            Err(e) => {
+                metrics.event_numbering_failed();
+                tracing::error!(error = %e, "numbering events failed; subscribers wait for the next pass");
+            }
         }
         drop(inner);
         tokio::time::sleep(GATHER).await;

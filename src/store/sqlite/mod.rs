@@ -6,9 +6,12 @@
 //! one refusal does not undo its neighbours. Replies go out only after COMMIT returns, so an
 //! acknowledged write is on disk.
 
+mod errors;
 mod jobs;
 mod rows;
 mod writer;
+
+pub(super) use errors::is_unavailable;
 
 use super::{DueOperation, StoreError, StoreOptions, StoredEvent, Write, Written};
 use crate::domain::{
@@ -55,6 +58,15 @@ impl SqliteStore {
             .run(&mut conn)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrating {path}: {e}")))?;
+        if let Some(pages) = options.sqlite_max_pages {
+            // Only the writer grows the file. A PRAGMA takes no bind parameters; `pages` is a
+            // number, so formatting it in is safe.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "PRAGMA max_page_count = {pages}"
+            )))
+            .execute(&mut conn)
+            .await?;
+        }
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)

@@ -130,14 +130,20 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: &mut Vec<(Write, Reply
 /// One job in its own transaction: the slow path after a batch had to be rolled back.
 async fn run_alone(conn: &mut SqliteConnection, job: &Write) -> Result<Written, StoreError> {
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    let result = match jobs::execute(conn, job).await {
-        Ok(written) => Ok(written),
-        Err(JobError::Clean(e) | JobError::Dirty(e)) => Err(e),
-    };
-    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    if let Err(e) = sqlx::query(end).execute(&mut *conn).await {
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        return Err(StoreError::Unavailable(format!("{end} failed: {e}")));
+    match jobs::execute(conn, job).await {
+        Ok(written) => {
+            if let Err(e) = sqlx::query("COMMIT").execute(&mut *conn).await {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                return Err(StoreError::Unavailable(format!("COMMIT failed: {e}")));
+            }
+            Ok(written)
+        }
+        Err(JobError::Clean(e) | JobError::Dirty(e)) => {
+            // After some errors (a full disk, an I/O error) SQLite has already rolled the
+            // whole transaction back, and this ROLLBACK fails with "no transaction is
+            // active". The job's own error is the cause to report, not that.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            Err(e)
+        }
     }
-    result
 }
