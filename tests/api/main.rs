@@ -26,6 +26,7 @@ mod durability;
 mod happy_path;
 mod idempotency;
 mod list;
+mod never_sent;
 mod ops;
 mod paypal;
 mod paypal_cli;

@@ -70,6 +70,7 @@ contract! {
     reaping::pruning_deletes_old_events_and_numbering_continues,
     reconcile::concurrent_claims_never_hand_out_an_operation_twice,
     reconcile::claimed_operations_come_back_only_when_their_lease_ends,
+    reconcile::a_live_call_s_lease_hides_its_operation_from_reconcilers,
     reads::reads_return_what_was_written,
     reads::listing_pages_newest_first_with_filters,
     reads::a_refund_keeps_its_split_and_reason,

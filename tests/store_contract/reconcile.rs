@@ -134,3 +134,31 @@ async fn payment_of(db: &Db, op: OperationId) -> paygate::domain::PaymentId {
         .map(|p| p.id)
         .unwrap()
 }
+
+/// A live call leases its operation until just after its deadline: however long ago the
+/// operation was written, no reconciler is handed it before the lease ends (a capture that
+/// is still waiting for CMI's ORDERSTATUS, a split refund's later parts...).
+pub async fn a_live_call_s_lease_hides_its_operation_from_reconcilers(db: &Db) {
+    let store = &db.store;
+    let minute_ago = Timestamp::now().plus_seconds(-60);
+    let lease_until = Timestamp::now().plus_seconds(300);
+    let job = Write::OpenPayment {
+        claim: crate::harness::claim(&merchant(), "Authorize", "leased", 1),
+        payment: Box::new(new_payment(&merchant(), "leased", 100, minute_ago)),
+        lease_until,
+    };
+    let op = match store.write(job).await.unwrap() {
+        paygate::store::Written::Claimed(c) => started(c).1,
+        other => panic!("unexpected {other:?}"),
+    };
+    let now = Timestamp::now();
+    assert!(
+        !claim(store, now, 120, 10).await.contains(&op),
+        "handed out while its live call may still run"
+    );
+    assert_eq!(
+        claim(store, lease_until.plus_seconds(1), 120, 10).await,
+        vec![op],
+        "handed out once the lease has ended"
+    );
+}
