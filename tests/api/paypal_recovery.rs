@@ -128,3 +128,50 @@ async fn paypal_slow_capture_times_out_and_is_captured_once() {
         "the late request replays, it does not capture again"
     );
 }
+
+/// A definitive refusal of a re-sent request is an answer: the capture whose first answer was
+/// lost, re-sent after the authorization was voided at PayPal, fails with PayPal's code, and
+/// the payment leaves PENDING instead of blocking every later operation forever.
+#[tokio::test]
+async fn paypal_a_resent_capture_refused_for_good_settles_failed_not_pending_forever() {
+    let emu = Emulator::spawn().await;
+    let merchant = paypal_merchant(&emu);
+    let app = TestApp::spawn_with(|s| {
+        s.merchants = vec![merchant];
+        s.server.provider_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let p = authorized_payment(&app, &emu, "pp-expired", 6_000).await;
+    emu.fail_next("capture_authorization", Fault::Status(503));
+    let pending = app
+        .client()
+        .capture(capture_req("pp-expired-c", &p.id, None))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(pending.status(), pb::PaymentStatus::Pending, "{pending:?}");
+    // The authorization ends at PayPal (its validity ran out) before the reconciler re-sends.
+    for auth in emu.ledger().authorizations.values_mut() {
+        auth.status = "VOIDED";
+    }
+    let mut settled = pending;
+    for _ in 0..100 {
+        settled = get(&app, &p.id).await;
+        if settled.status() != pb::PaymentStatus::Pending {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_ne!(settled.status(), pb::PaymentStatus::Pending, "{settled:?}");
+    let capture = settled.operations.last().unwrap();
+    assert_eq!(capture.kind(), pb::OperationKind::Capture);
+    assert_eq!(capture.status(), pb::OperationStatus::Failed, "{capture:?}");
+    assert_eq!(
+        capture.failure.as_ref().unwrap().provider_code,
+        "AUTHORIZATION_VOIDED"
+    );
+    assert!(
+        emu.ledger().captures.is_empty(),
+        "nothing captured at PayPal"
+    );
+}
