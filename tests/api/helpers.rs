@@ -179,6 +179,19 @@ impl TestApp {
         Self::spawn_with(|s| s.merchants = vec![merchant]).await
     }
 
+    /// [`TestApp::spawn_paypal`] with a provider timeout of its own (lost answers settle fast).
+    pub async fn spawn_paypal_timeout(
+        emu: &crate::emulators::paypal::Emulator,
+        provider_timeout: Duration,
+    ) -> TestApp {
+        let merchant = paypal_merchant(emu);
+        Self::spawn_with(|s| {
+            s.merchants = vec![merchant];
+            s.server.provider_timeout = provider_timeout;
+        })
+        .await
+    }
+
     /// Auth on: merchants `atlas` (key [`ATLAS_KEY`]) and `souk` (key [`SOUK_KEY`]), both on mock.
     pub async fn spawn_multi_merchant() -> TestApp {
         Self::spawn_with(|s| {

@@ -10,12 +10,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn paypal_capture_with_a_lost_answer_is_reconciled_with_the_same_request_id() {
     let emu = Emulator::spawn().await;
-    let merchant = paypal_merchant(&emu);
-    let app = TestApp::spawn_with(|s| {
-        s.merchants = vec![merchant];
-        s.server.provider_timeout = Duration::from_secs(1);
-    })
-    .await;
+    let app = TestApp::spawn_paypal_timeout(&emu, Duration::from_secs(1)).await;
     let p = authorized_payment(&app, &emu, "pp-lost", 6_000).await;
     emu.fail_next("capture_authorization", Fault::LoseAnswer);
     let pending = app
@@ -135,12 +130,7 @@ async fn paypal_slow_capture_times_out_and_is_captured_once() {
 #[tokio::test]
 async fn paypal_a_resent_capture_refused_for_good_settles_failed_not_pending_forever() {
     let emu = Emulator::spawn().await;
-    let merchant = paypal_merchant(&emu);
-    let app = TestApp::spawn_with(|s| {
-        s.merchants = vec![merchant];
-        s.server.provider_timeout = Duration::from_millis(500);
-    })
-    .await;
+    let app = TestApp::spawn_paypal_timeout(&emu, Duration::from_millis(500)).await;
     let p = authorized_payment(&app, &emu, "pp-expired", 6_000).await;
     emu.fail_next("capture_authorization", Fault::Status(503));
     let pending = app

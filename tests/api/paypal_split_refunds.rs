@@ -99,12 +99,7 @@ async fn paypal_split_refund_whose_second_part_is_not_sent_is_pending_then_finis
 async fn paypal_refund_reconciled_after_a_new_capture_resends_exactly_its_persisted_parts() {
     let emu = Emulator::spawn().await;
     // 2 s for each provider call: room for a capture while the refund waits for its answer.
-    let merchant = paypal_merchant(&emu);
-    let app = TestApp::spawn_with(|s| {
-        s.merchants = vec![merchant];
-        s.server.provider_timeout = Duration::from_secs(2);
-    })
-    .await;
+    let app = TestApp::spawn_paypal_timeout(&emu, Duration::from_secs(2)).await;
     let p = authorized_payment(&app, &emu, "pp-kept", 10_000).await;
     capture(&app, "pp-kept-c1", &p.id, 3_000).await;
     let first = capture_of(&emu, 3_000);
