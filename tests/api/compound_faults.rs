@@ -275,7 +275,10 @@ fn cases() -> u32 {
         .unwrap_or(6)
 }
 
-fn check(make: fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Gateway>>>>) {
+/// Starts the gateway a property case runs against (`None`: that backend is not configured).
+type MakeGateway = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Gateway>>>>;
+
+fn check(make: MakeGateway) {
     let config = ProptestConfig {
         cases: cases(),
         max_shrink_iters: 8,
