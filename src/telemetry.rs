@@ -67,6 +67,7 @@ pub struct Metrics {
     webhooks: Family<WebhookLabels, Counter>,
     replays: Family<MethodLabel, Counter>,
     unresolved: Gauge,
+    parked: Gauge,
     database_up: Gauge,
     provider_retries: Family<ProviderLabel, Counter>,
     circuit_open: Family<ProviderLabel, Gauge>,
@@ -84,6 +85,7 @@ impl Metrics {
         let webhooks = Family::<WebhookLabels, Counter>::default();
         let replays = Family::<MethodLabel, Counter>::default();
         let unresolved = Gauge::default();
+        let parked = Gauge::default();
         let database_up = Gauge::default();
         registry.register(
             "paygate_database_up",
@@ -144,6 +146,12 @@ impl Metrics {
             "Operations waiting for reconciliation",
             unresolved.clone(),
         );
+        registry.register(
+            "paygate_webhook_events_parked",
+            "Provider events reporting money moved (reversals, dashboard refunds) that the ledger \
+             could not take yet, kept until it can or an operator acts",
+            parked.clone(),
+        );
         Self {
             registry,
             grpc_requests,
@@ -153,6 +161,7 @@ impl Metrics {
             webhooks,
             replays,
             unresolved,
+            parked,
             database_up,
             provider_retries,
             circuit_open,
@@ -233,6 +242,11 @@ impl Metrics {
         self.unresolved.set(n);
     }
 
+    /// Read from the shared database, like `set_unresolved`: every replica shows the same count.
+    pub fn set_parked(&self, n: i64) {
+        self.parked.set(n);
+    }
+
     /// The Prometheus text exposition format, for `GET /metrics`.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::with_capacity(8 * 1024);
@@ -281,6 +295,7 @@ mod tests {
         m.webhook("mock", "applied");
         m.idempotent_replay("Capture");
         m.set_unresolved(2);
+        m.set_parked(1);
         let text = m.render().unwrap();
         for name in [
             "paygate_grpc_requests_total{method=\"Authorize\",code=\"OK\"} 1",
@@ -290,6 +305,7 @@ mod tests {
             "paygate_webhooks_total{provider=\"mock\",result=\"applied\"} 1",
             "paygate_idempotent_replays_total{method=\"Capture\"} 1",
             "paygate_operations_unresolved 2",
+            "paygate_webhook_events_parked 1",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

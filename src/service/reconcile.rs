@@ -76,6 +76,7 @@ impl PaymentService {
         }
         let unresolved = self.store.count_unresolved(settled_before).await?;
         self.metrics.set_unresolved(unresolved);
+        self.refresh_parked_gauge().await;
         Ok(settled)
     }
 

@@ -26,6 +26,7 @@ mod list;
 mod ops;
 mod paypal;
 mod paypal_cli;
+mod paypal_parked;
 mod paypal_recovery;
 mod paypal_webhooks;
 mod reaping;

@@ -6,6 +6,7 @@
 //! one refusal does not undo its neighbours. Replies go out only after COMMIT returns, so an
 //! acknowledged write is on disk.
 
+mod external;
 mod jobs;
 mod rows;
 mod writer;
@@ -251,6 +252,13 @@ impl SqliteStore {
     ) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) FROM operations WHERE status IN ('pending', 'unknown') AND updated_at <= ?")
             .bind(settled_before.micros())
+            .fetch_one(&self.inner.readers)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    pub(super) async fn count_parked(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query(external::COUNT_PARKED)
             .fetch_one(&self.inner.readers)
             .await?;
         Ok(row.try_get(0)?)
