@@ -73,6 +73,7 @@ pub struct Metrics {
     replays: Family<MethodLabel, Counter>,
     unresolved: Gauge,
     checkouts_open: Gauge,
+    parked: Gauge,
     database_up: Gauge,
     provider_retries: Family<ProviderLabel, Counter>,
     circuit_open: Family<ProviderLabel, Gauge>,
@@ -94,6 +95,7 @@ impl Metrics {
         let replays = Family::<MethodLabel, Counter>::default();
         let unresolved = Gauge::default();
         let checkouts_open = Gauge::default();
+        let parked = Gauge::default();
         let database_up = Gauge::default();
         registry.register(
             "paygate_database_up",
@@ -180,6 +182,12 @@ impl Metrics {
             "Payments waiting for the customer on the provider's page (REQUIRES_ACTION)",
             checkouts_open.clone(),
         );
+        registry.register(
+            "paygate_webhook_events_parked",
+            "Provider events reporting money moved (reversals, dashboard refunds) that the ledger \
+             could not take yet, kept until it can or an operator acts",
+            parked.clone(),
+        );
         Self {
             registry,
             grpc_requests,
@@ -190,6 +198,7 @@ impl Metrics {
             replays,
             unresolved,
             checkouts_open,
+            parked,
             database_up,
             provider_retries,
             circuit_open,
@@ -298,6 +307,11 @@ impl Metrics {
         self.checkouts_open.set(n);
     }
 
+    /// Read from the shared database, like `set_unresolved`: every replica shows the same count.
+    pub fn set_parked(&self, n: i64) {
+        self.parked.set(n);
+    }
+
     /// The Prometheus text exposition format, for `GET /metrics`.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::with_capacity(8 * 1024);
@@ -351,6 +365,7 @@ mod tests {
         m.background_task_supervised("health");
         m.background_task_supervised("reaper");
         m.background_task_restarted("reaper");
+        m.set_parked(1);
         let text = m.render().unwrap();
         for name in [
             "paygate_grpc_requests_total{method=\"Authorize\",code=\"OK\"} 1",
@@ -364,6 +379,7 @@ mod tests {
             "paygate_event_numbering_failures_total 1",
             "paygate_background_task_restarts_total{task=\"health\"} 0",
             "paygate_background_task_restarts_total{task=\"reaper\"} 1",
+            "paygate_webhook_events_parked 1",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

@@ -2,6 +2,7 @@
 //! or database types; `providers/`, `store/` and `service/` all speak these.
 pub mod commands;
 pub mod currency;
+pub mod external;
 pub mod ids;
 pub mod money;
 pub mod operation;
@@ -15,6 +16,7 @@ pub use commands::{
     Address, AuthorizeCommand, CaptureCommand, Customer, ListQuery, RefundCommand, VoidCommand,
 };
 pub use currency::{Currency, CurrencyError};
+pub use external::{ExternalOperation, ExternalSource, Fit, ParkReason};
 pub use ids::{IdError, IdempotencyKey, MerchantId, OperationId, PaymentId};
 pub use money::{Money, MoneyError};
 pub use operation::{Failure, Operation, OperationKind, OperationStatus};

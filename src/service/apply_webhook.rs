@@ -17,6 +17,9 @@ pub enum WebhookResult {
     Duplicate,
     /// Nothing to change: an unknown payment, a settled one, or a mismatching amount.
     Ignored,
+    /// Money the provider moved that the ledger cannot take yet (a reversal while a refund is
+    /// open, or while the payment is PENDING): kept until it can, never forgotten.
+    Parked,
 }
 
 impl WebhookResult {
@@ -26,6 +29,7 @@ impl WebhookResult {
             Self::Applied => "applied",
             Self::Duplicate => "duplicate",
             Self::Ignored => "ignored",
+            Self::Parked => "parked",
         }
     }
 }

@@ -4,12 +4,15 @@
 //!
 //! Events are hints and arrive late, twice or out of order: a duplicate id changes nothing, an
 //! event for a settled operation is recorded and ignored, and `CHECKOUT.ORDER.APPROVED` runs the
-//! very same idempotent completion as the return page (same `PayPal-Request-Id`).
+//! very same idempotent completion as the return page (same `PayPal-Request-Id`). Operations
+//! paygate did not ask for (reversals, dashboard refunds) are applied, or parked until the
+//! payment can take them: see `paypal_external.rs`.
 
+use super::paypal_external::{external_operation, log_applied, log_parked};
 use super::{PaymentService, WebhookError, WebhookResult};
 use crate::domain::{
-    Capabilities, CaptureMode, Failure, MerchantId, Operation, OperationKind, Outcome, Payment,
-    PaymentId, ProviderKind, Timestamp,
+    CaptureMode, Failure, MerchantId, Operation, OperationKind, Outcome, Payment, PaymentId,
+    ProviderKind, Timestamp,
 };
 use crate::error::AppError;
 use crate::providers::AnyProvider;
@@ -31,21 +34,14 @@ impl PaymentService {
             tracing::warn!("PayPal event names no payment paygate knows; recorded");
             return self.record_only(&merchant, event).await;
         };
-        let job = if let Some((kind, amount, reference)) = external_operation(&payment, event) {
+        let external = external_operation(&payment, event);
+        let job = if let Some(operation) = external.clone() {
             Write::ApplyExternalOperation {
                 provider: ProviderKind::Paypal,
                 event_id: event.id.clone(),
                 merchant: merchant.clone(),
                 payment_id: payment.id,
-                kind,
-                amount,
-                provider_reference: reference,
-                // Nothing is sent for a refund PayPal already made: no split to decide. Later
-                // splits count it as drawn newest capture first.
-                caps: Capabilities {
-                    refunds_per_capture: false,
-                    ..crate::providers::paypal::CAPABILITIES
-                },
+                operation,
                 now: Timestamp::now(),
             }
         } else {
@@ -64,11 +60,22 @@ impl PaymentService {
         };
         match self.store.write(job).await.map_err(AppError::from)? {
             Written::Webhook(WebhookWritten::Applied(p)) => {
+                if let Some(op) = &external {
+                    log_applied(&p, op);
+                }
                 tracing::info!(payment_id = %p.id, status = p.status.as_str(), "PayPal event applied");
                 Ok(WebhookResult::Applied)
             }
             Written::Webhook(WebhookWritten::Ignored) => Ok(WebhookResult::Ignored),
             Written::Webhook(WebhookWritten::Duplicate) => Ok(WebhookResult::Duplicate),
+            Written::Webhook(WebhookWritten::Parked(reason)) => {
+                if let Some(op) = &external {
+                    log_parked(&payment, op, reason);
+                }
+                // Now, not at the next reconciliation pass: a parked reversal is news.
+                self.refresh_parked_gauge().await;
+                Ok(WebhookResult::Parked)
+            }
             other => Err(super::unexpected(other).into()),
         }
     }
@@ -244,76 +251,15 @@ impl PaymentService {
                         },
                     )
                 }),
-            // Reversals become refunds in `external_refund`; here only what is left over.
+            // Reversals become refunds in `external_operation`; here only one already known.
             EventKind::CaptureReversed => None,
             EventKind::CapturePending | EventKind::AuthorizationCreated | EventKind::Other => None,
         })
     }
 }
 
-/// A refund paygate did not ask for: a reversal (chargeback), or a refund made in PayPal's
-/// dashboard, i.e. no refund operation carries its id and none is waiting for an answer (an
-/// open one could be a split refund whose parts arrive one by one: the reconciler settles it).
-fn external_operation(
-    p: &Payment,
-    event: &PaypalEvent,
-) -> Option<(OperationKind, Option<crate::domain::Money>, String)> {
-    let id = event.resource_id.clone().filter(|id| is_paypal_id(id))?;
-    if event.kind == EventKind::AuthorizationVoided {
-        return external_void(p, event, id);
-    }
-    if !matches!(
-        event.kind,
-        EventKind::CaptureRefunded | EventKind::CaptureReversed
-    ) {
-        return None;
-    }
-    let refunds = || {
-        p.operations
-            .iter()
-            .filter(|o| o.kind == OperationKind::Refund)
-    };
-    let known = refunds().any(|o| {
-        o.provider_reference
-            .as_deref()
-            .is_some_and(|r| r.split(',').any(|part| part == id))
-    });
-    if known || refunds().any(|o| o.status.is_open()) {
-        return None;
-    }
-    let money = crate::domain::Money::new(event_minor(p, event)?, p.amount.currency()).ok()?;
-    if event.kind == EventKind::CaptureReversed {
-        tracing::error!(payment_id = %p.id, "PayPal reversed a capture (chargeback or reversal): recorded as a refund; operator attention needed");
-    } else {
-        tracing::warn!(payment_id = %p.id, "a refund made outside paygate: recorded");
-    }
-    Some((OperationKind::Refund, Some(money), id))
-}
-
-/// PayPal voided the authorization itself (end of validity) or someone voided it in the
-/// dashboard: the payment becomes VOIDED if nothing was captured (else the rules refuse and the
-/// event is only recorded). A void paygate is waiting for is settled by `decide` instead.
-fn external_void(
-    p: &Payment,
-    event: &PaypalEvent,
-    id: String,
-) -> Option<(OperationKind, Option<crate::domain::Money>, String)> {
-    let ours = p
-        .operations
-        .iter()
-        .any(|o| o.kind == OperationKind::Void && o.status.is_open());
-    let this_authorization = p.operations.iter().any(|o| {
-        o.kind == OperationKind::Authorize && o.provider_reference.as_deref() == Some(id.as_str())
-    });
-    if ours || !this_authorization || event_minor(p, event) != Some(p.amount.minor()) {
-        return None;
-    }
-    tracing::warn!(payment_id = %p.id, "PayPal voided the authorization on its own (expiry or dashboard): recorded as a void");
-    Some((OperationKind::Void, None, id))
-}
-
 /// PayPal ids are upper-case letters and digits: anything else is never looked up.
-fn is_paypal_id(id: &str) -> bool {
+pub(super) fn is_paypal_id(id: &str) -> bool {
     (1..=36).contains(&id.len())
         && id
             .bytes()
@@ -321,7 +267,7 @@ fn is_paypal_id(id: &str) -> bool {
 }
 
 /// The event's amount in the payment's minor units, if it has one in that currency.
-fn event_minor(p: &Payment, event: &PaypalEvent) -> Option<i64> {
+pub(super) fn event_minor(p: &Payment, event: &PaypalEvent) -> Option<i64> {
     let amount = event.amount.as_ref()?;
     convert::from_amount(amount, p.amount.currency())
         .ok()
@@ -342,7 +288,7 @@ fn amount_is(op: &Operation, event: &PaypalEvent) -> bool {
 }
 
 /// The oldest open operation of `kind` (with `minor` as its amount when given).
-fn open_of(p: &Payment, kind: OperationKind, minor: Option<i64>) -> Option<&Operation> {
+pub(super) fn open_of(p: &Payment, kind: OperationKind, minor: Option<i64>) -> Option<&Operation> {
     p.operations.iter().find(|o| {
         o.kind == kind && o.status.is_open() && minor.is_none_or(|m| m == o.amount.minor())
     })

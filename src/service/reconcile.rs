@@ -98,6 +98,7 @@ impl PaymentService {
         let open = self.store.count_open(settled_before).await?;
         self.metrics.set_unresolved(open.unresolved);
         self.metrics.set_checkouts_open(open.checkouts);
+        self.refresh_parked_gauge().await;
         Ok(settled)
     }
 

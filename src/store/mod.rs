@@ -4,6 +4,7 @@
 //! rules come from `domain/`; each job runs inside a transaction with the payment locked, so
 //! a check and the write it guards are atomic, whatever the number of concurrent callers.
 
+mod parked;
 mod postgres;
 mod sqlite;
 
@@ -11,8 +12,8 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::domain::{
-    Capabilities, IdempotencyKey, ListQuery, MerchantId, OperationId, OperationKind, Outcome,
-    Payment, PaymentId, ProviderKind, Refusal, Timestamp,
+    Capabilities, ExternalOperation, IdempotencyKey, ListQuery, MerchantId, OperationId,
+    OperationKind, Outcome, ParkReason, Payment, PaymentId, ProviderKind, Refusal, Timestamp,
 };
 use crate::telemetry::Metrics;
 use std::sync::Arc;
@@ -179,17 +180,16 @@ pub enum Write {
     /// Records a verified provider event id and, if it is new, an operation paygate did not ask
     /// for (a refund made in the provider's dashboard, a reversal, a void at the end of an
     /// authorization's validity) as a succeeded operation, within the same rules as the API's
-    /// (never more than captured, void only before any capture). Refused by the rules: the
-    /// event is recorded and ignored.
+    /// (never more than captured, void only before any capture; see `Payment::fit_external`).
+    /// What the rules refuse is parked in the same transaction (`Parked`), never dropped: every
+    /// later change of the payment (a settle, an abandon) tries it again in its own transaction,
+    /// and applies it as soon as it fits.
     ApplyExternalOperation {
         provider: ProviderKind,
         event_id: String,
         merchant: MerchantId,
         payment_id: PaymentId,
-        kind: OperationKind,
-        amount: Option<crate::domain::Money>,
-        provider_reference: String,
-        caps: Capabilities,
+        operation: ExternalOperation,
         now: Timestamp,
     },
     /// Records a reconciliation attempt that settled nothing, and when to try again.
@@ -238,6 +238,9 @@ pub enum WebhookWritten {
     Ignored,
     /// This event id was seen before: nothing written.
     Duplicate,
+    /// New event reporting money the provider moved, which the ledger cannot take now: kept
+    /// (with the event id) until a change of the payment lets it in, or an operator acts.
+    Parked(ParkReason),
 }
 
 /// One row of the event log behind `WatchEvents`.
@@ -463,6 +466,15 @@ impl Store {
         match self {
             Self::Sqlite(s) => s.count_open(settled_before).await,
             Self::Postgres(s) => s.count_open(settled_before).await,
+        }
+    }
+
+    /// How many provider events wait parked, unresolved (the `paygate_webhook_events_parked`
+    /// gauge): reversals and dashboard refunds the ledger could not take yet.
+    pub async fn count_parked(&self) -> Result<i64, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.count_parked().await,
+            Self::Postgres(s) => s.count_parked().await,
         }
     }
 

@@ -30,6 +30,7 @@ mod never_sent;
 mod ops;
 mod paypal;
 mod paypal_cli;
+mod paypal_parked;
 mod paypal_recovery;
 mod paypal_split_refunds;
 mod paypal_webhooks;

@@ -19,6 +19,7 @@ mod idempotency;
 mod invariants;
 mod migrations;
 mod numbering;
+mod parked;
 mod reads;
 mod reaping;
 mod reconcile;
@@ -64,6 +65,9 @@ contract! {
     events::events_are_scoped_to_their_merchant,
     webhooks::concurrent_deliveries_of_one_event_apply_once,
     webhooks::late_webhooks_are_recorded_and_ignored,
+    parked::a_parked_reversal_is_applied_once_when_the_open_refund_settles,
+    parked::a_parked_event_is_tried_again_on_every_change_of_its_payment,
+    parked::abandoning_the_open_refund_lets_a_parked_reversal_in,
     reaping::reaping_forgets_only_finished_keys_past_the_cutoff,
     reaping::reaping_never_forgets_the_key_of_an_unknown_operation,
     reaping::two_replicas_reaping_at_once_reap_each_key_once,

@@ -7,6 +7,7 @@
 //! numbered after COMMIT (`numbering.rs`), so writers on different payments never wait for
 //! each other.
 
+use super::external;
 use super::rows::{
     append_event, insert_claimed, load, load_for_update, save, save_settled, upsert_operation,
 };
@@ -125,7 +126,8 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
             let (payment, version) = load_for_update(conn, *payment_id)
                 .await?
                 .ok_or(StoreError::NotFound)?;
-            let (payment, _) = settle(conn, payment, version, *operation, outcome, *now).await?;
+            let (payment, _) =
+                settle_then_parked(conn, payment, version, *operation, outcome, *now).await?;
             Ok(Written::Settled(Box::new(payment)))
         }
         Write::Abandon {
@@ -183,39 +185,15 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
             event_id,
             merchant,
             payment_id,
-            kind,
-            amount,
-            provider_reference,
-            caps,
+            operation,
             now,
         } => {
-            let (mut payment, version) = load_for_update(conn, *payment_id)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            if payment.merchant != *merchant {
-                return Err(StoreError::NotFound.into());
-            }
-            let op = payment.begin(*kind, *amount, false, "", *caps, *now);
-            if !record_event(conn, *provider, event_id, merchant, *now).await? {
-                return Ok(Written::Webhook(WebhookWritten::Duplicate));
-            }
-            // Refused by the rules (more than captured, a void after a capture): recorded and
-            // ignored, as in SQLite.
-            let Ok(op) = op else {
-                return Ok(Written::Webhook(WebhookWritten::Ignored));
+            let event = Event {
+                provider: *provider,
+                event_id,
+                merchant,
             };
-            let op_id = op.id;
-            payment.operations.push(op);
-            let outcome = Outcome::Succeeded {
-                provider_reference: Some(provider_reference.clone()),
-                expires_at: None,
-            };
-            let (payment, changed) = settle(conn, payment, version, op_id, &outcome, *now).await?;
-            Ok(Written::Webhook(if changed {
-                WebhookWritten::Applied(Box::new(payment))
-            } else {
-                WebhookWritten::Ignored
-            }))
+            external::apply(conn, event, *payment_id, operation, *now).await
         }
         Write::RecordWebhook {
             provider,
@@ -280,7 +258,7 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
 
 /// Inserts the event's dedupe row; `false` when it was there already (a duplicate). A
 /// concurrent delivery of the same id waits on the unique key until the first commits.
-async fn record_event(
+pub(super) async fn record_event(
     conn: &mut PgConnection,
     provider: crate::domain::ProviderKind,
     event_id: &str,
@@ -302,10 +280,10 @@ async fn record_event(
 }
 
 /// Who sent a provider event, and its dedupe id.
-struct Event<'a> {
-    provider: crate::domain::ProviderKind,
-    event_id: &'a str,
-    merchant: &'a crate::domain::MerchantId,
+pub(super) struct Event<'a> {
+    pub(super) provider: crate::domain::ProviderKind,
+    pub(super) event_id: &'a str,
+    pub(super) merchant: &'a crate::domain::MerchantId,
 }
 
 /// How an event's success is applied (see [`Write::ApplyCallback`]).
@@ -354,7 +332,8 @@ async fn apply_event(
         append_event(conn, &payment, &doc, now).await?;
         return Ok(Written::Webhook(WebhookWritten::Applied(Box::new(payment))));
     }
-    let (payment, changed) = settle(conn, payment, version, operation, outcome, now).await?;
+    let (payment, changed) =
+        settle_then_parked(conn, payment, version, operation, outcome, now).await?;
     Ok(Written::Webhook(if changed {
         WebhookWritten::Applied(Box::new(payment))
     } else {
@@ -397,16 +376,44 @@ async fn claim_due(
     Ok(Written::Due(due))
 }
 
+/// What [`settle`] did.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Settled {
+    /// The payment changed; its row is at `version + 1` now.
+    pub(super) changed: bool,
+    /// Parked events of the payment wait to be tried again (asked in the settle's own
+    /// statement, so the common case, none, costs no round trip).
+    pub(super) parked: bool,
+}
+
+/// [`settle`], then the payment's parked events, which the change may let in, in the same
+/// transaction. The answer is the payment as its own operation left it (the idempotent
+/// response is that too); what a parked event adds is its own change, with its own event.
+async fn settle_then_parked(
+    conn: &mut PgConnection,
+    payment: Payment,
+    version: i64,
+    operation: OperationId,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> Result<(Payment, bool), JobError> {
+    let (payment, done) = settle(conn, payment, version, operation, outcome, now).await?;
+    if done.changed && done.parked {
+        external::retry_parked(conn, &payment, version + 1, now).await?;
+    }
+    Ok((payment, done.changed))
+}
+
 /// Applies an outcome to a locked payment, records the idempotent response, then appends the
 /// event.
-async fn settle(
+pub(super) async fn settle(
     conn: &mut PgConnection,
     mut payment: Payment,
     version: i64,
     operation: OperationId,
     outcome: &Outcome,
     now: Timestamp,
-) -> Result<(Payment, bool), JobError> {
+) -> Result<(Payment, Settled), JobError> {
     let before = payment.status;
     if !payment.settle(operation, outcome.clone(), now) {
         // Nothing moved (a repeat of an outcome already applied): only the key's answer.
@@ -418,14 +425,24 @@ async fn settle(
         .bind(operation.to_string())
         .execute(&mut *conn)
         .await?;
-        return Ok((payment, false));
+        let unchanged = Settled {
+            changed: false,
+            parked: false,
+        };
+        return Ok((payment, unchanged));
     }
     let succeeded = payment
         .operation(operation)
         .is_some_and(|o| o.status == crate::domain::OperationStatus::Succeeded);
     let event = payment.status != before || succeeded;
-    save_settled(conn, &payment, version, operation, event, now).await?;
-    Ok((payment, true))
+    let parked = save_settled(conn, &payment, version, operation, event, now).await?;
+    Ok((
+        payment,
+        Settled {
+            changed: true,
+            parked,
+        },
+    ))
 }
 
 /// [`Write::Abandon`], as in SQLite: the operation (or the never-answered payment) is deleted
@@ -477,6 +494,8 @@ async fn abandon(
                 ))
                 .into());
             }
+            // The amount it held is free again: a parked event may fit now.
+            external::retry_parked(conn, &payment, version + 1, now).await?;
         }
     }
     sqlx::query("UPDATE idempotency_keys SET released = TRUE WHERE operation_id = $1::uuid")

@@ -183,6 +183,13 @@ impl PostgresStore {
             checkouts: row.try_get(1)?,
         })
     }
+
+    pub(in crate::store) async fn count_parked(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query(super::external::COUNT_PARKED)
+            .fetch_one(&self.inner.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
 }
 
 /// Decodes `(operation id, payment id, merchant id, attempts)`, ids as text.

@@ -181,7 +181,8 @@ fn expect_one(matched: i64, id: &str) -> Result<(), JobError> {
 }
 
 /// Writes a settled payment and its operation, records the idempotent response and, with
-/// `event`, appends and queues its event: the whole settle in one statement.
+/// `event`, appends and queues its event: the whole settle in one statement. Answers whether
+/// parked events of the payment wait (`parked_events`), read in that same statement.
 pub(super) async fn save_settled(
     conn: &mut PgConnection,
     p: &Payment,
@@ -189,7 +190,7 @@ pub(super) async fn save_settled(
     changed: OperationId,
     event: bool,
     now: Timestamp,
-) -> Result<String, JobError> {
+) -> Result<bool, JobError> {
     let doc = serde_json::to_string(p)?;
     let id = p.id.to_string();
     let op = operation(p, changed)?;
@@ -201,7 +202,8 @@ pub(super) async fn save_settled(
          e AS (INSERT INTO events (merchant_id, payment_id, type, payment, occurred_at) \
          SELECT $17, p.id, $18, $5, $19 FROM p WHERE $16 RETURNING id, merchant_id, occurred_at), \
          q AS (INSERT INTO events_to_number (event_id, merchant_id, occurred_at) SELECT * FROM e) \
-         SELECT COUNT(*) FROM p"
+         SELECT (SELECT COUNT(*) FROM p), EXISTS (SELECT 1 FROM parked_events \
+         WHERE payment_id = $7::uuid AND resolved_at IS NULL)"
     );
     let written = bind_update(sqlx::query(sql), p, &doc, version, op)
         .bind(event)
@@ -211,7 +213,7 @@ pub(super) async fn save_settled(
         .fetch_one(&mut *conn)
         .await?;
     expect_one(written.try_get(0)?, &id)?;
-    Ok(doc)
+    Ok(written.try_get(1)?)
 }
 
 /// Writes one operation's row (insert, or update when its status moved).

@@ -1,6 +1,7 @@
 //! The SQL of each write job. Runs on the writer connection inside a savepoint, so every
 //! read here sees the latest committed-or-batched state and nothing else writes meanwhile.
 
+use super::external;
 use super::rows::{append_event, load, save, upsert_operation};
 use crate::domain::{
     Abandoned, MerchantId, OperationId, Outcome, Payment, PaymentId, PaymentStatus, Timestamp,
@@ -88,7 +89,8 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             now,
         } => {
             let (payment, version) = load(conn, *payment_id).await?;
-            let (payment, _) = settle(conn, payment, version, *operation, outcome, *now).await?;
+            let (payment, _) =
+                settle_then_parked(conn, payment, version, *operation, outcome, *now).await?;
             Ok(Written::Settled(Box::new(payment)))
         }
         Write::Abandon {
@@ -146,46 +148,15 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             event_id,
             merchant,
             payment_id,
-            kind,
-            amount,
-            provider_reference,
-            caps,
+            operation,
             now,
         } => {
-            let (mut payment, version) = load(conn, *payment_id).await?;
-            if payment.merchant != *merchant {
-                return Err(JobError::Clean(StoreError::NotFound));
-            }
-            let op = payment.begin(*kind, *amount, false, "", *caps, *now);
-            let inserted = sqlx::query(
-                "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
-                 VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(provider.as_str())
-            .bind(event_id)
-            .bind(merchant.as_str())
-            .bind(now.micros())
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                return Ok(Written::Webhook(WebhookWritten::Duplicate));
-            }
-            let Ok(op) = op else {
-                return Ok(Written::Webhook(WebhookWritten::Ignored));
+            let event = Event {
+                provider: *provider,
+                event_id,
+                merchant,
             };
-            let op_id = op.id;
-            payment.operations.push(op);
-            let outcome = Outcome::Succeeded {
-                provider_reference: Some(provider_reference.clone()),
-                expires_at: None,
-            };
-            let (payment, changed) = settle(conn, payment, version, op_id, &outcome, *now).await?;
-            Ok(Written::Webhook(if changed {
-                WebhookWritten::Applied(Box::new(payment))
-            } else {
-                WebhookWritten::Ignored
-            }))
+            external::apply(conn, event, *payment_id, operation, *now).await
         }
         Write::RecordWebhook {
             provider,
@@ -251,10 +222,30 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
 }
 
 /// Who sent a provider event, and its dedupe id.
-struct Event<'a> {
-    provider: crate::domain::ProviderKind,
-    event_id: &'a str,
-    merchant: &'a crate::domain::MerchantId,
+pub(super) struct Event<'a> {
+    pub(super) provider: crate::domain::ProviderKind,
+    pub(super) event_id: &'a str,
+    pub(super) merchant: &'a crate::domain::MerchantId,
+}
+
+/// Inserts the event's dedupe row; `false` when it was there already (a duplicate).
+pub(super) async fn record_event(
+    conn: &mut SqliteConnection,
+    event: &Event<'_>,
+    now: Timestamp,
+) -> Result<bool, JobError> {
+    let inserted = sqlx::query(
+        "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
+         VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(event.provider.as_str())
+    .bind(event.event_id)
+    .bind(event.merchant.as_str())
+    .bind(now.micros())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }
 
 /// How an event's success is applied (see [`Write::ApplyCallback`]).
@@ -312,7 +303,8 @@ async fn apply_event(
         append_event(conn, &payment, &doc, now).await?;
         return Ok(Written::Webhook(WebhookWritten::Applied(Box::new(payment))));
     }
-    let (payment, changed) = settle(conn, payment, version, operation, outcome, now).await?;
+    let (payment, changed) =
+        settle_then_parked(conn, payment, version, operation, outcome, now).await?;
     Ok(Written::Webhook(if changed {
         WebhookWritten::Applied(Box::new(payment))
     } else {
@@ -365,10 +357,28 @@ async fn claim_due(
     Ok(Written::Due(due))
 }
 
+/// [`settle`], then the payment's parked events, which the change may let in, in the same
+/// job. The answer is the payment as its own operation left it (the idempotent response is that
+/// too); what a parked event adds is its own change, with its own event on `WatchEvents`.
+async fn settle_then_parked(
+    conn: &mut SqliteConnection,
+    payment: Payment,
+    version: i64,
+    operation: OperationId,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> Result<(Payment, bool), JobError> {
+    let (payment, changed) = settle(conn, payment, version, operation, outcome, now).await?;
+    if changed {
+        external::retry_parked(conn, &payment, version + 1, now).await?;
+    }
+    Ok((payment, changed))
+}
+
 /// Applies an outcome to a loaded payment, appends the event, records the idempotent response.
 /// Shared by the API's settle and by webhooks, so both go through the same state machine.
-/// Returns the payment and whether it changed.
-async fn settle(
+/// Returns the payment and whether it changed (then its row is at `version + 1`).
+pub(super) async fn settle(
     conn: &mut SqliteConnection,
     mut payment: Payment,
     version: i64,
@@ -431,6 +441,8 @@ async fn abandon(
                 .execute(&mut *conn)
                 .await?;
             save(conn, &payment, Some(version), operation).await?;
+            // The amount it held is free again: a parked event may fit now.
+            external::retry_parked(conn, &payment, version + 1, now).await?;
         }
     }
     sqlx::query("UPDATE idempotency_keys SET released = 1 WHERE operation_id = ?")

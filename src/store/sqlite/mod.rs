@@ -7,6 +7,7 @@
 //! acknowledged write is on disk.
 
 mod errors;
+mod external;
 mod jobs;
 mod rows;
 mod writer;
@@ -273,6 +274,13 @@ impl SqliteStore {
             unresolved: row.try_get(0)?,
             checkouts: row.try_get(1)?,
         })
+    }
+
+    pub(super) async fn count_parked(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query(external::COUNT_PARKED)
+            .fetch_one(&self.inner.readers)
+            .await?;
+        Ok(row.try_get(0)?)
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {

@@ -347,4 +347,22 @@ impl Ledger {
         }
         (201, self.refund_json(base, &self.refunds[&id]))
     }
+
+    /// PayPal takes `cents` of a capture back on its own (a chargeback): the capture's refunded
+    /// total grows as for a refund, and the `PAYMENT.CAPTURE.REVERSED` resource is returned.
+    pub fn reverse(&mut self, base: &str, capture_id: &str, cents: i64) -> Value {
+        let (status, mut resource) = self.refund(
+            base,
+            capture_id,
+            &json!({"amount": {"currency_code": self.captures[capture_id].currency, "value": value(cents)}}),
+        );
+        assert_eq!(status, 201, "reversal of {capture_id}: {resource}");
+        resource["note_to_payer"] = json!("Payment reversed");
+        resource
+    }
+
+    /// What PayPal has given back on all captures so far (refunds and reversals), in cents.
+    pub fn refunded_total(&self) -> i64 {
+        self.captures.values().map(|c| c.refunded).sum()
+    }
 }
