@@ -111,7 +111,7 @@ impl ParkReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fit {
     /// Apply it: this operation, settled as succeeded under the provider's reference.
-    Apply(Operation),
+    Apply(Box<Operation>),
     /// An operation of the payment already carries this reference: nothing to add.
     AlreadyRecorded,
     /// A void the ledger cannot take with nothing open (the payment was captured meanwhile):
@@ -162,7 +162,7 @@ impl Payment {
             return Fit::Park(ParkReason::RefundOpen);
         }
         if let Ok(op) = self.begin(kind, ext.amount, false, "", AS_DONE_BY_THE_PROVIDER, now) {
-            return Fit::Apply(op);
+            return Fit::Apply(Box::new(op));
         }
         let want = ext.amount.map_or(0, Money::minor);
         // No capture can ever raise `captured` above the amount: this never fits.

@@ -12,8 +12,12 @@
 //! - nothing stays PENDING past the reconciliation budget.
 //!
 //! Runs on SQLite, and on PostgreSQL with two replicas sharing the database (calls alternate
-//! between them). `PAYGATE_FAULT_CASES` sets the number of generated cases (default 6).
+//! between them), against the mock processor; and against the PayPal emulator (lost answers,
+//! 5xx, 429 and late answers on captures and refunds, split refunds included), whose request
+//! ids are scoped to the resource they were sent to. `PAYGATE_FAULT_CASES` sets the number of
+//! generated cases (default 6).
 
+use crate::emulators::paypal::{Emulator, Fault};
 use crate::helpers::*;
 use paygate::grpc::proto as pb;
 use paygate::providers::mock::wire::{FaultStep, Faults};
@@ -89,10 +93,12 @@ fn touchy(s: &mut paygate::config::Settings) {
     s.provider_calls.breaker_open_for = Duration::from_millis(400);
 }
 
-/// The replicas under test; calls alternate between them.
+/// The replicas under test (calls alternate between them), and the PayPal emulator when
+/// PayPal is the provider (otherwise the first app's mock processor keeps the books).
 struct Gateway {
     apps: Vec<TestApp>,
     next: usize,
+    paypal: Option<Emulator>,
 }
 
 impl Gateway {
@@ -103,6 +109,22 @@ impl Gateway {
 
     fn first(&self) -> &TestApp {
         &self.apps[0]
+    }
+
+    /// What the provider has done so far: it must not change during a call answered
+    /// UNAVAILABLE.
+    async fn acted(&self) -> Vec<i64> {
+        match &self.paypal {
+            Some(emu) => {
+                let books = emu.ledger();
+                vec![
+                    books.captures.values().map(|c| c.cents).sum(),
+                    books.refunds.values().map(|r| r.cents).sum(),
+                    books.refunds.len() as i64,
+                ]
+            }
+            None => vec![self.first().ledger().await.requests as i64],
+        }
     }
 }
 
@@ -121,14 +143,14 @@ where
     Fut: std::future::Future<Output = Result<tonic::Response<pb::Payment>, tonic::Status>>,
 {
     for _ in 0..60 {
-        let acted_before = gw.first().ledger().await.requests;
+        let acted_before = gw.acted().await;
         match send(gw.client()).await {
             Ok(reply) => {
                 let payment = reply.into_inner();
                 return Answer::Payment(Box::new(settled(gw, payment).await));
             }
             Err(status) if matches!(status.code(), Code::Unavailable | Code::Aborted) => {
-                let acted_after = gw.first().ledger().await.requests;
+                let acted_after = gw.acted().await;
                 assert_eq!(
                     acted_before, acted_after,
                     "{what}: {status:?} although the processor acted on the call"
@@ -179,33 +201,7 @@ async fn run(gw: &mut Gateway, case: &Case, tag: &str) {
         let Answer::Payment(payment) = auth else {
             continue;
         };
-        for (s, step) in plan.steps.iter().enumerate() {
-            let key = format!("{key}-{s}");
-            let id = payment.id.clone();
-            match step {
-                Step::Capture(amount) => {
-                    call(gw, &key, |mut c| {
-                        let req = capture_req(&key, &id, amount.and_then(mad));
-                        async move { c.capture(req).await }
-                    })
-                    .await
-                }
-                Step::Refund(amount) => {
-                    call(gw, &key, |mut c| {
-                        let req = refund_req(&key, &id, amount.and_then(mad));
-                        async move { c.refund(req).await }
-                    })
-                    .await
-                }
-                Step::Void => {
-                    call(gw, &key, |mut c| {
-                        let req = void_req(&key, &id);
-                        async move { c.void(req).await }
-                    })
-                    .await
-                }
-            };
-        }
+        run_steps(gw, plan, &payment, &key).await;
     }
     gw.first()
         .mock_api()
@@ -213,6 +209,37 @@ async fn run(gw: &mut Gateway, case: &Case, tag: &str) {
         .await
         .unwrap();
     assert_ledgers_agree(gw).await;
+}
+
+/// The plan's captures, refunds and voids on an authorized payment, each as the README says.
+async fn run_steps(gw: &mut Gateway, plan: &Plan, payment: &pb::Payment, key: &str) {
+    for (s, step) in plan.steps.iter().enumerate() {
+        let key = format!("{key}-{s}");
+        let id = payment.id.clone();
+        match step {
+            Step::Capture(amount) => {
+                call(gw, &key, |mut c| {
+                    let req = capture_req(&key, &id, amount.and_then(mad));
+                    async move { c.capture(req).await }
+                })
+                .await
+            }
+            Step::Refund(amount) => {
+                call(gw, &key, |mut c| {
+                    let req = refund_req(&key, &id, amount.and_then(mad));
+                    async move { c.refund(req).await }
+                })
+                .await
+            }
+            Step::Void => {
+                call(gw, &key, |mut c| {
+                    let req = void_req(&key, &id);
+                    async move { c.void(req).await }
+                })
+                .await
+            }
+        };
+    }
 }
 
 /// The processor's word against paygate's books, to the minor unit.
@@ -225,6 +252,19 @@ async fn assert_ledgers_agree(gw: &mut Gateway) {
             .filter(|p| p.status() == pb::PaymentStatus::Pending)
             .count();
         if open == 0 {
+            if let Some(emu) = &gw.paypal {
+                let books = emu.ledger();
+                let (captured, refunded) = paygate_totals(&payments);
+                assert_eq!(
+                    (
+                        books.captures.values().map(|c| c.cents).sum::<i64>(),
+                        books.refunds.values().map(|r| r.cents).sum::<i64>()
+                    ),
+                    (captured, refunded),
+                    "PayPal (captured, refunded) vs paygate's payments: {payments:#?}"
+                );
+                return;
+            }
             let ledger = gw.first().ledger().await;
             let authorized = payments
                 .iter()
@@ -235,14 +275,7 @@ async fn assert_ledgers_agree(gw: &mut Gateway) {
                     })
                 })
                 .count() as u64;
-            let captured: i64 = payments
-                .iter()
-                .map(|p| amount_of(p.captured.as_ref()).0)
-                .sum();
-            let refunded: i64 = payments
-                .iter()
-                .map(|p| amount_of(p.refunded.as_ref()).0)
-                .sum();
+            let (captured, refunded) = paygate_totals(&payments);
             assert_eq!(
                 (
                     ledger.authorizations,
@@ -266,6 +299,14 @@ async fn assert_ledgers_agree(gw: &mut Gateway) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Captured and refunded, summed over paygate's payments.
+fn paygate_totals(payments: &[pb::Payment]) -> (i64, i64) {
+    let sum = |f: fn(&pb::Payment) -> Option<&pb::Money>| -> i64 {
+        payments.iter().map(|p| amount_of(f(p)).0).sum()
+    };
+    (sum(|p| p.captured.as_ref()), sum(|p| p.refunded.as_ref()))
 }
 
 fn cases() -> u32 {
@@ -307,6 +348,7 @@ fn sqlite_ledgers_agree_with_the_processor_under_generated_compound_faults() {
             Some(Gateway {
                 apps: vec![TestApp::spawn_with(touchy).await],
                 next: 0,
+                paypal: None,
             })
         })
     });
@@ -321,7 +363,64 @@ fn postgres_two_replicas_agree_with_the_processor_under_generated_compound_fault
             Some(Gateway {
                 apps: vec![a, b],
                 next: 0,
+                paypal: None,
             })
         })
+    });
+}
+
+/// One fault aimed at the next capture or refund call PayPal receives.
+fn paypal_fault() -> impl Strategy<Value = (&'static str, Fault)> {
+    let op = prop_oneof![Just("capture_authorization"), Just("refund_capture")];
+    let fault = prop_oneof![
+        3 => Just(Fault::LoseAnswer),
+        2 => Just(Fault::Status(503)),
+        1 => Just(Fault::Status(502)),
+        2 => Just(Fault::RateLimit),
+        1 => Just(Fault::SlowAnswer(Duration::from_millis(900))),
+        2 => Just(Fault::Act),
+    ];
+    (op, fault)
+}
+
+#[test]
+fn paypal_ledgers_agree_with_the_emulator_under_generated_compound_faults() {
+    let config = ProptestConfig {
+        cases: cases(),
+        max_shrink_iters: 8,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let plan = (2_000..10_000i64, prop::collection::vec(step(), 1..5))
+        .prop_map(|(amount, steps)| Plan { amount, steps });
+    let generated = (
+        prop::collection::vec(plan, 1..3),
+        prop::collection::vec(paypal_fault(), 0..12),
+    );
+    let counter = std::sync::atomic::AtomicU32::new(0);
+    proptest!(config, |((plans, faults) in generated)| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let emu = Emulator::spawn().await;
+            let app = TestApp::spawn_paypal_timeout(&emu, Duration::from_millis(500)).await;
+            let mut payments = Vec::new();
+            for (i, plan) in plans.iter().enumerate() {
+                let key = format!("pp{n}-{i}");
+                payments.push(crate::paypal::authorized_payment(&app, &emu, &key, plan.amount).await);
+            }
+            for (op, fault) in &faults {
+                emu.fail_next(op, *fault);
+            }
+            let mut gw = Gateway { apps: vec![app], next: 0, paypal: Some(emu) };
+            for (i, (plan, payment)) in plans.iter().zip(&payments).enumerate() {
+                run_steps(&mut gw, plan, payment, &format!("pp{n}-{i}")).await;
+            }
+            assert_ledgers_agree(&mut gw).await;
+        });
     });
 }

@@ -34,7 +34,7 @@ pub(super) async fn apply(
     let written = match payment.fit_external(operation, now) {
         Fit::Apply(op) => {
             let op_id = op.id;
-            payment.operations.push(op);
+            payment.operations.push(*op);
             let (payment, done) =
                 settle(conn, payment, version, op_id, &succeeded(operation), now).await?;
             if done.changed {
@@ -129,7 +129,7 @@ pub(super) async fn retry_parked(
         let how = match payment.fit_external(&parked.operation, now) {
             Fit::Apply(op) => {
                 let op_id = op.id;
-                payment.operations.push(op);
+                payment.operations.push(*op);
                 let outcome = succeeded(&parked.operation);
                 let (settled, done) = settle(conn, payment, version, op_id, &outcome, now).await?;
                 payment = settled;
