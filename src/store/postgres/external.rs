@@ -7,11 +7,10 @@
 //!
 //! [`Write::ApplyExternalOperation`]: crate::store::Write::ApplyExternalOperation
 
-use super::jobs::{Event, JobError, record_event, settle};
-use super::rows::load_for_update;
+use super::jobs::{Event, JobError, lock_for_event, settle};
 use crate::domain::{ExternalOperation, Fit, Outcome, ParkReason, Payment, PaymentId, Timestamp};
 use crate::store::parked::{Parked, Resolution, log_parked, log_resolved};
-use crate::store::{StoreError, WebhookWritten, Written};
+use crate::store::{WebhookWritten, Written};
 use sqlx::{PgConnection, Row};
 
 /// Records the event id and applies the operation, or parks it: a duplicate changes nothing.
@@ -22,15 +21,9 @@ pub(super) async fn apply(
     operation: &ExternalOperation,
     now: Timestamp,
 ) -> Result<Written, JobError> {
-    let (mut payment, version) = load_for_update(conn, payment_id)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    if payment.merchant != *event.merchant {
-        return Err(StoreError::NotFound.into());
-    }
-    if !record_event(conn, event.provider, event.event_id, event.merchant, now).await? {
+    let Some((mut payment, version)) = lock_for_event(conn, &event, payment_id, now).await? else {
         return Ok(Written::Webhook(WebhookWritten::Duplicate));
-    }
+    };
     let written = match payment.fit_external(operation, now) {
         Fit::Apply(op) => {
             let op_id = op.id;

@@ -280,6 +280,26 @@ pub(super) async fn record_event(
 }
 
 /// Who sent a provider event, and its dedupe id.
+/// The merchant's payment, locked, once the event's id is recorded: `None` for a duplicate
+/// (nothing written). Another merchant's payment is not found, before anything is written.
+pub(super) async fn lock_for_event(
+    conn: &mut PgConnection,
+    event: &Event<'_>,
+    payment_id: PaymentId,
+    now: Timestamp,
+) -> Result<Option<(Payment, i64)>, JobError> {
+    let (payment, version) = load_for_update(conn, payment_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if payment.merchant != *event.merchant {
+        return Err(StoreError::NotFound.into());
+    }
+    if !record_event(conn, event.provider, event.event_id, event.merchant, now).await? {
+        return Ok(None);
+    }
+    Ok(Some((payment, version)))
+}
+
 pub(super) struct Event<'a> {
     pub(super) provider: crate::domain::ProviderKind,
     pub(super) event_id: &'a str,
@@ -305,15 +325,9 @@ async fn apply_event(
     how: Apply,
     now: Timestamp,
 ) -> Result<Written, JobError> {
-    let (mut payment, version) = load_for_update(conn, payment_id)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    if payment.merchant != *event.merchant {
-        return Err(StoreError::NotFound.into());
-    }
-    if !record_event(conn, event.provider, event.event_id, event.merchant, now).await? {
+    let Some((mut payment, version)) = lock_for_event(conn, &event, payment_id, now).await? else {
         return Ok(Written::Webhook(WebhookWritten::Duplicate));
-    }
+    };
     if how.reopen {
         payment.reopen_declined_authorization(operation, now);
     }

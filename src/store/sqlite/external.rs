@@ -5,11 +5,10 @@
 //!
 //! [`Write::ApplyExternalOperation`]: crate::store::Write::ApplyExternalOperation
 
-use super::jobs::{Event, JobError, record_event, settle};
-use super::rows::load;
+use super::jobs::{Event, JobError, load_for_event, settle};
 use crate::domain::{ExternalOperation, Fit, Outcome, ParkReason, Payment, PaymentId, Timestamp};
 use crate::store::parked::{Parked, Resolution, log_parked, log_resolved};
-use crate::store::{StoreError, WebhookWritten, Written};
+use crate::store::{WebhookWritten, Written};
 use sqlx::{Row, SqliteConnection};
 
 /// Records the event id and applies the operation, or parks it: a duplicate changes nothing.
@@ -20,13 +19,9 @@ pub(super) async fn apply(
     operation: &ExternalOperation,
     now: Timestamp,
 ) -> Result<Written, JobError> {
-    let (mut payment, version) = load(conn, payment_id).await?;
-    if payment.merchant != *event.merchant {
-        return Err(JobError::Clean(StoreError::NotFound));
-    }
-    if !record_event(conn, &event, now).await? {
+    let Some((mut payment, version)) = load_for_event(conn, &event, payment_id, now).await? else {
         return Ok(Written::Webhook(WebhookWritten::Duplicate));
-    }
+    };
     let written = match payment.fit_external(operation, now) {
         Fit::Apply(op) => {
             let op_id = op.id;

@@ -164,22 +164,18 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             merchant,
             now,
         } => {
-            let inserted = sqlx::query(
-                "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
-                 VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(provider.as_str())
-            .bind(event_id)
-            .bind(merchant.as_str())
-            .bind(now.micros())
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            Ok(Written::Webhook(if inserted == 0 {
-                WebhookWritten::Duplicate
-            } else {
-                WebhookWritten::Ignored
-            }))
+            let event = Event {
+                provider: *provider,
+                event_id,
+                merchant,
+            };
+            Ok(Written::Webhook(
+                if record_event(conn, &event, *now).await? {
+                    WebhookWritten::Ignored
+                } else {
+                    WebhookWritten::Duplicate
+                },
+            ))
         }
         Write::Defer {
             operation,
@@ -228,6 +224,24 @@ pub(super) struct Event<'a> {
     pub(super) merchant: &'a crate::domain::MerchantId,
 }
 
+/// The merchant's payment once the event's id is recorded: `None` for a duplicate (nothing
+/// written). Another merchant's payment is not found, before anything is written.
+pub(super) async fn load_for_event(
+    conn: &mut SqliteConnection,
+    event: &Event<'_>,
+    payment_id: PaymentId,
+    now: Timestamp,
+) -> Result<Option<(Payment, i64)>, JobError> {
+    let (payment, version) = load(conn, payment_id).await?;
+    if payment.merchant != *event.merchant {
+        return Err(JobError::Clean(StoreError::NotFound));
+    }
+    if !record_event(conn, event, now).await? {
+        return Ok(None);
+    }
+    Ok(Some((payment, version)))
+}
+
 /// Inserts the event's dedupe row; `false` when it was there already (a duplicate).
 pub(super) async fn record_event(
     conn: &mut SqliteConnection,
@@ -267,24 +281,9 @@ async fn apply_event(
     how: Apply,
     now: Timestamp,
 ) -> Result<Written, JobError> {
-    let (mut payment, version) = load(conn, payment_id).await?;
-    if payment.merchant != *event.merchant {
-        return Err(JobError::Clean(StoreError::NotFound));
-    }
-    let inserted = sqlx::query(
-        "INSERT INTO webhook_events (provider, event_id, merchant_id, received_at) \
-         VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    )
-    .bind(event.provider.as_str())
-    .bind(event.event_id)
-    .bind(event.merchant.as_str())
-    .bind(now.micros())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
+    let Some((mut payment, version)) = load_for_event(conn, &event, payment_id, now).await? else {
         return Ok(Written::Webhook(WebhookWritten::Duplicate));
-    }
+    };
     if how.reopen {
         payment.reopen_declined_authorization(operation, now);
     }
