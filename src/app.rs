@@ -47,6 +47,12 @@ pub struct App {
 
 impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings
+            .check_runnable()
+            .map_err(|problem| anyhow::anyhow!("config error: {problem}"))?;
+        for warning in settings.warnings() {
+            tracing::warn!(key = %warning.key, "config: {}", warning.message);
+        }
         http_client::install_crypto_provider();
         let metrics = Arc::new(Metrics::new());
         let store = Store::open(

@@ -50,13 +50,27 @@ pub enum Command {
     Paypal(paypal::PaypalArgs),
 }
 
-/// `paygate check-config`: the summary on stdout, or every problem with its key.
+/// `paygate check-config`: the summary on stdout, then the warnings; or every problem with its
+/// key. The same validation as `serve` (config loading plus [`Settings::check_runnable`]), so
+/// what `check-config` accepts, `serve` starts with.
 #[expect(clippy::print_stdout, reason = "CLI output")]
 pub fn check_config(settings: &Result<Settings, crate::config::ConfigError>) -> ExitCode {
     match settings {
         Ok(s) => {
+            if let Err(problem) = s.check_runnable() {
+                eprintln!("config error: {problem}");
+                return ExitCode::FAILURE;
+            }
             println!("{}", s.describe());
-            println!("config OK");
+            let warnings = s.warnings();
+            for warning in &warnings {
+                println!("warning: {warning}");
+            }
+            match warnings.len() {
+                0 => println!("config OK"),
+                1 => println!("config OK, with 1 warning"),
+                n => println!("config OK, with {n} warnings"),
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

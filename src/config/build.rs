@@ -117,6 +117,9 @@ pub(super) fn settings(raw: RawFile, env: Env<'_>, p: &mut Problems) -> Option<S
         p,
     );
     let merchants = merchants(raw.merchants, require_auth, env, p);
+    if let Some(problem) = super::open_access_problem(require_auth, merchants.len()) {
+        p.push(problem.key, problem.message);
+    }
     let events = super::tuning::events(&raw.events, p);
     let provider_calls = super::tuning::provider_calls(&raw.provider_calls, p);
     let checkout = super::tuning::checkout(&raw.checkout, p);

@@ -1,13 +1,15 @@
 //! The `[[merchants]]` entries: ids, API clients and per-merchant provider credentials (DESIGN.md §8).
 
+use super::Secret;
 use super::build::{Env, Problems, built};
 use super::raw::{RawCmi, RawMerchant, RawMock, RawPaypal, RawProviders};
 use super::secret::{self, SecretSource};
-use super::values::{http_url, key_hash, non_empty, problem};
+use super::values::{http_url, key_hash, problem, required};
 use super::{
     ClientSettings, CmiSettings, MerchantSettings, MockSettings, PaypalSettings, ProviderSettings,
 };
 use crate::domain::MerchantId;
+use crate::providers::mock::webhook::WebhookSecret;
 use std::collections::{HashMap, HashSet};
 
 /// Merchants in file order. A merchant with a problem is left out; the problem is recorded.
@@ -25,12 +27,13 @@ pub(super) fn merchants(
     let mut out = Vec::new();
     for (i, merchant) in raw.into_iter().enumerate() {
         let at = format!("merchants[{i}]");
-        let id = p.check(MerchantId::parse(&merchant.id).map_err(|e| {
-            problem(
-                &format!("{at}.id"),
-                format!("invalid merchant id {:?}: {e}", merchant.id),
+        let id_key = format!("{at}.id");
+        let id = p.check(required(&id_key, merchant.id)).and_then(|text| {
+            p.check(
+                MerchantId::parse(&text)
+                    .map_err(|e| problem(&id_key, format!("invalid merchant id {text:?}: {e}"))),
             )
-        }));
+        });
         if let Some(id) = &id
             && let Some(first) = ids.insert(id.clone(), format!("{at}.id"))
         {
@@ -49,18 +52,20 @@ pub(super) fn merchants(
         let mut clients = Vec::new();
         for (j, client) in merchant.clients.into_iter().enumerate() {
             let at = format!("{at}.clients[{j}]");
-            if client.name.trim().is_empty() {
-                p.push(format!("{at}.name"), "must not be empty");
-            } else if !names.insert(client.name.clone()) {
+            let name = p.check(required(&format!("{at}.name"), client.name));
+            if let Some(name) = &name
+                && !names.insert(name.clone())
+            {
                 p.push(
                     format!("{at}.name"),
-                    format!("duplicate client name {:?} in this merchant", client.name),
+                    format!("duplicate client name {name:?} in this merchant"),
                 );
             }
-            let Some(hash) = p.check(key_hash(
-                &format!("{at}.api_key_sha256"),
-                &client.api_key_sha256,
-            )) else {
+            let hash_key = format!("{at}.api_key_sha256");
+            let hash = p
+                .check(required(&hash_key, client.api_key_sha256))
+                .and_then(|text| p.check(key_hash(&hash_key, &text)));
+            let (Some(name), Some(hash)) = (name, hash) else {
                 continue;
             };
             if let Some(first) = key_hashes.insert(hash, format!("{at}.api_key_sha256")) {
@@ -70,7 +75,7 @@ pub(super) fn merchants(
                 p.push(format!("{at}.api_key_sha256"), message);
             }
             clients.push(ClientSettings {
-                name: client.name,
+                name,
                 api_key_sha256: hash,
             });
         }
@@ -137,6 +142,23 @@ fn mock(at: &str, raw: RawMock, env: Env<'_>, p: &mut Problems) -> Option<MockSe
         env,
     ));
     let (secret, previous) = (secret?, previous?);
+    // The format `serve` needs (padded Base64 after `whsec_`), checked here so `check-config`
+    // refuses what `serve` would, under the same key.
+    let well_formed = |p: &mut Problems, key: &str, secret: &Option<Secret>| match secret {
+        Some(s) => match WebhookSecret::parse(s.expose()) {
+            Ok(_) => true,
+            Err(e) => {
+                p.push(key, e.to_string());
+                false
+            }
+        },
+        None => true,
+    };
+    let current_ok = well_formed(p, &format!("{at}.webhook_secret"), &secret);
+    let previous_ok = well_formed(p, &format!("{at}.previous_webhook_secret"), &previous);
+    if !(current_ok && previous_ok) {
+        return None;
+    }
     if secret.is_none() && previous.is_some() {
         p.push(
             format!("{at}.previous_webhook_secret"),
@@ -152,14 +174,14 @@ fn mock(at: &str, raw: RawMock, env: Env<'_>, p: &mut Problems) -> Option<MockSe
 }
 
 fn cmi(at: &str, raw: RawCmi, env: Env<'_>, p: &mut Problems) -> Option<CmiSettings> {
-    let client_id = p.check(non_empty(&format!("{at}.client_id"), raw.client_id));
+    let client_id = p.check(required(&format!("{at}.client_id"), raw.client_id));
     let store_key = SecretSource {
         literal: raw.store_key,
         env: raw.store_key_env,
         file: raw.store_key_file,
     };
     let store_key = p.check(secret::require(&format!("{at}.store_key"), store_key, env));
-    let api_user = p.check(non_empty(&format!("{at}.api_user"), raw.api_user));
+    let api_user = p.check(required(&format!("{at}.api_user"), raw.api_user));
     let password = SecretSource {
         literal: raw.api_password,
         env: raw.api_password_env,
@@ -170,7 +192,7 @@ fn cmi(at: &str, raw: RawCmi, env: Env<'_>, p: &mut Problems) -> Option<CmiSetti
         password,
         env,
     ));
-    let base_url = p.check(http_url(&format!("{at}.base_url"), &raw.base_url));
+    let base_url = url(p, &format!("{at}.base_url"), raw.base_url);
     Some(CmiSettings {
         client_id: client_id?,
         store_key: store_key?,
@@ -182,15 +204,15 @@ fn cmi(at: &str, raw: RawCmi, env: Env<'_>, p: &mut Problems) -> Option<CmiSetti
 }
 
 fn paypal(at: &str, raw: RawPaypal, env: Env<'_>, p: &mut Problems) -> Option<PaypalSettings> {
-    let client_id = p.check(non_empty(&format!("{at}.client_id"), raw.client_id));
+    let client_id = p.check(required(&format!("{at}.client_id"), raw.client_id));
     let source = SecretSource {
         literal: raw.client_secret,
         env: raw.client_secret_env,
         file: raw.client_secret_file,
     };
     let client_secret = p.check(secret::require(&format!("{at}.client_secret"), source, env));
-    let webhook_id = p.check(non_empty(&format!("{at}.webhook_id"), raw.webhook_id));
-    let base_url = p.check(http_url(&format!("{at}.base_url"), &raw.base_url));
+    let webhook_id = p.check(required(&format!("{at}.webhook_id"), raw.webhook_id));
+    let base_url = url(p, &format!("{at}.base_url"), raw.base_url);
     Some(PaypalSettings {
         client_id: client_id?,
         client_secret: client_secret?,
@@ -201,4 +223,10 @@ fn paypal(at: &str, raw: RawPaypal, env: Env<'_>, p: &mut Problems) -> Option<Pa
         test_cert_origins: Vec::new(),
         test_trust_roots_pem: Vec::new(),
     })
+}
+
+/// A required `http(s)://` URL: missing, blank and malformed are each a problem under `key`.
+fn url(p: &mut Problems, key: &str, text: Option<String>) -> Option<reqwest::Url> {
+    let text = p.check(required(key, text))?;
+    p.check(http_url(key, &text))
 }

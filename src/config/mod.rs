@@ -14,6 +14,7 @@ mod secret;
 mod tests;
 mod tuning;
 mod values;
+mod warnings;
 
 use crate::domain::MerchantId;
 use crate::domain::ProviderKind;
@@ -232,6 +233,18 @@ pub struct Problem {
     pub message: String,
 }
 
+/// With `require_auth = false` every caller is the first merchant: a second merchant's
+/// payments would be reachable by anyone who can reach the port, so that is refused.
+fn open_access_problem(require_auth: bool, merchants: usize) -> Option<Problem> {
+    (!require_auth && merchants > 1).then(|| Problem {
+        key: "server.require_auth".to_owned(),
+        message: format!(
+            "is false with {merchants} merchants: every unauthenticated caller would act as the first one; \
+             set require_auth = true and give each merchant its clients, or keep one merchant"
+        ),
+    })
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.key, self.message)
@@ -419,6 +432,21 @@ impl Settings {
     /// Human-readable summary of what would run, secrets masked as ***, for `paygate check-config`.
     pub fn describe(&self) -> String {
         describe::describe(self)
+    }
+
+    /// Legal but risky choices, each with its key: `check-config` prints them and `serve` logs
+    /// them at start, from this one list.
+    pub fn warnings(&self) -> Vec<Problem> {
+        warnings::warnings(self)
+    }
+
+    /// Refuses what no config file may ask for but settings built in code could: without
+    /// authentication every caller acts as one merchant, so more than one cannot be served.
+    pub fn check_runnable(&self) -> Result<(), Problem> {
+        match open_access_problem(self.server.require_auth, self.merchants.len()) {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
     }
 
     pub fn merchant(&self, id: &MerchantId) -> Option<&MerchantSettings> {

@@ -82,21 +82,21 @@ pub(super) struct RawProviderCalls {
     pub breaker_open_secs: Option<u64>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+// Keys a table requires are `Option`s here, with `default`: a missing one is then a problem
+// `build` records beside every other, instead of a shape error that hides the rest of the file.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
 pub(super) struct RawMerchant {
-    pub id: String,
-    #[serde(default)]
+    pub id: Option<String>,
     pub clients: Vec<RawClient>,
-    #[serde(default)]
     pub providers: RawProviders,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
 pub(super) struct RawClient {
-    pub name: String,
-    pub api_key_sha256: String,
+    pub name: Option<String>,
+    pub api_key_sha256: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -121,34 +121,31 @@ pub(super) struct RawMock {
     pub previous_webhook_secret_file: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
 pub(super) struct RawCmi {
-    pub client_id: String,
+    pub client_id: Option<String>,
     pub store_key: Option<String>,
     pub store_key_env: Option<String>,
     pub store_key_file: Option<String>,
-    pub api_user: String,
+    pub api_user: Option<String>,
     pub api_password: Option<String>,
     pub api_password_env: Option<String>,
     pub api_password_file: Option<String>,
-    pub base_url: String,
-    #[serde(default)]
+    pub base_url: Option<String>,
     pub callback_reply: CmiCallbackReply,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
 pub(super) struct RawPaypal {
-    pub client_id: String,
+    pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub client_secret_env: Option<String>,
     pub client_secret_file: Option<String>,
-    pub webhook_id: String,
-    pub base_url: String,
-    #[serde(default)]
+    pub webhook_id: Option<String>,
+    pub base_url: Option<String>,
     pub webhook_verification: PaypalVerification,
-    #[serde(default)]
     pub accept_simulator_events: bool,
 }
 

@@ -100,6 +100,14 @@ pub(super) fn key_hash(key: &str, text: &str) -> Result<[u8; 32], Problem> {
     <[u8; 32]>::from_hex(text).map_err(|e| problem(key, format!("must be 64 hex characters: {e}")))
 }
 
+/// A key the table requires: missing and blank are both problems under the key's own name.
+pub(super) fn required(key: &str, value: Option<String>) -> Result<String, Problem> {
+    match value {
+        Some(value) => non_empty(key, value),
+        None => Err(problem(key, "required key is missing".to_owned())),
+    }
+}
+
 pub(super) fn non_empty(key: &str, value: String) -> Result<String, Problem> {
     if value.trim().is_empty() {
         Err(problem(key, "must not be empty".to_owned()))

@@ -110,6 +110,11 @@ fn cases() -> Vec<Case> {
         case("paypal secret missing", format!("{}{paypal}", minimal()), "merchants[0].providers.paypal.client_secret: required"),
         case("paypal bad verification", format!("{}{paypal}client_secret = \"s\"\nwebhook_verification = \"none\"\n", minimal()), "merchants[0].providers.paypal.webhook_verification: unknown value"),
         case("mock base url", format!("{}base_url = \"unix:/tmp/s\"\n", minimal()), "merchants[0].providers.mock.base_url: must be an absolute"),
+        case("mock secret not whsec", format!("{}webhook_secret = \"hunter2\"\n", minimal()), "merchants[0].providers.mock.webhook_secret: webhook secret"),
+        case("mock secret not base64", format!("{}webhook_secret = \"whsec_notbase64!!\"\n", minimal()), "merchants[0].providers.mock.webhook_secret: webhook secret"),
+        case("mock previous secret bad", format!("{}webhook_secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nprevious_webhook_secret = \"old\"\n", minimal()), "merchants[0].providers.mock.previous_webhook_secret: webhook secret"),
+        case("open access, two merchants", format!("[server]\nrequire_auth = false\n{}{}", merchant("a", MOCK), merchant("b", MOCK)), "server.require_auth: is false with 2 merchants"),
+        case("missing client key hash", merchant("a", &format!("[[merchants.clients]]\nname = \"c\"\n{MOCK}")), "merchants[0].clients[0].api_key_sha256: required key is missing"),
         case("mock secret twice", format!("{}webhook_secret = \"a\"\nwebhook_secret_file = \"/f\"\n", minimal()), "merchants[0].providers.mock.webhook_secret: conflicts with merchants[0].providers.mock.webhook_secret_file"),
     ]
 }
@@ -144,6 +149,80 @@ fn all_problems_are_reported_at_once() {
         other => unreachable!("{other}"),
     };
     assert_eq!(keys, ["server.grpc_addr", "database.url"]);
+}
+
+/// A missing required key used to be a shape error that stopped loading, hiding every later
+/// problem (here a bad PayPal `base_url` and a malformed mock secret).
+#[test]
+fn a_missing_key_does_not_hide_the_other_problems() {
+    let text = format!(
+        "{}webhook_secret = \"hunter2\"\n[merchants.providers.paypal]\nclient_id = \"x\"\n\
+         client_secret = \"s\"\nbase_url = \"ftp://nope\"\n[[merchants]]\n{}{MOCK}",
+        minimal(),
+        client("d", HASH_B)
+    );
+    let err = load_text(&text, &[]).unwrap_err();
+    let keys: Vec<&str> = match &err {
+        ConfigError::Invalid(problems) => problems.iter().map(|p| p.key.as_str()).collect(),
+        other => unreachable!("{other}"),
+    };
+    assert_eq!(
+        keys,
+        [
+            "merchants[0].providers.mock.webhook_secret",
+            "merchants[0].providers.paypal.webhook_id",
+            "merchants[0].providers.paypal.base_url",
+            "merchants[1].id",
+        ]
+    );
+}
+
+#[test]
+fn risky_but_legal_settings_are_warnings_with_their_keys() {
+    let zeros = format!("{}1", "0".repeat(63));
+    let text = format!(
+        "[[merchants]]\nid = \"a\"\n{}{}[merchants.providers.mock]\nbase_url = \"http://127.0.0.1:9090\"\n",
+        client("c", HASH_A),
+        client("d", &zeros)
+    );
+    let settings = load_text(&text, &[]).expect("legal");
+    let warnings: Vec<String> = settings
+        .warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let starts = [
+        "merchants[0].providers.mock.webhook_secret: not set, with an external mock processor",
+        "merchants[0].clients[0].api_key_sha256: is the SHA-256 of the example key \"dev-key-change-me\"",
+        "merchants[0].clients[1].api_key_sha256: looks like a placeholder",
+    ];
+    assert_eq!(warnings.len(), starts.len(), "{warnings:#?}");
+    for (warning, start) in warnings.iter().zip(starts) {
+        assert!(
+            warning.starts_with(start),
+            "{warning:?} should start {start:?}"
+        );
+    }
+    // A real hash and a configured secret: nothing to warn about.
+    let clean = format!(
+        "[[merchants]]\nid = \"a\"\n{}[merchants.providers.mock]\nbase_url = \"http://127.0.0.1:9090\"\n\
+         webhook_secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n",
+        client(
+            "c",
+            "887091cc80e1e6bf839969ea1d1bf9c5d6c89b8a7ec5a80ac5313109f01e2a3f"
+        )
+    );
+    assert!(load_text(&clean, &[]).expect("legal").warnings().is_empty());
+}
+
+#[test]
+fn settings_built_in_code_with_open_access_and_two_merchants_cannot_run() {
+    let mut settings = Settings::development();
+    assert!(settings.check_runnable().is_ok());
+    let second = settings.merchants.first().cloned().unwrap();
+    settings.merchants.push(second);
+    let problem = settings.check_runnable().unwrap_err();
+    assert_eq!(problem.key, "server.require_auth");
 }
 
 #[test]

@@ -105,7 +105,9 @@ fn paygate_config_env_names_the_file_and_empty_vars_count_as_unset() {
 #[test]
 fn full_file_with_all_providers_and_secrets_from_env_and_file_parses() {
     let mut secret_file = tempfile::NamedTempFile::new().unwrap();
-    secret_file.write_all(b"mock-secret-from-file\n").unwrap();
+    secret_file
+        .write_all(b"whsec_bW9jay1zZWNyZXQtZnJvbS1maWxl\n")
+        .unwrap();
     let text = format!(
         r#"
 [server]
@@ -196,7 +198,7 @@ id = "atlas-shop"
         "http://127.0.0.1:9090/"
     );
     let secrets: Vec<&str> = mock.webhook_secrets.iter().map(Secret::expose).collect();
-    assert_eq!(secrets, ["mock-secret-from-file"]);
+    assert_eq!(secrets, ["whsec_bW9jay1zZWNyZXQtZnJvbS1maWxl"]);
     assert_eq!(m.providers.enabled(), ProviderKind::ALL.to_vec());
 
     let debug = format!("{s:?}");
@@ -205,7 +207,7 @@ id = "atlas-shop"
         "store-key-value",
         "inline-password",
         "paypal-secret-value",
-        "mock-secret-from-file",
+        "whsec_bW9jay1zZWNyZXQtZnJvbS1maWxl",
     ] {
         assert!(!debug.contains(secret), "Debug leaks {secret}");
         assert!(!described.contains(secret), "describe() leaks {secret}");
@@ -308,7 +310,7 @@ fn deploy_production_example_loads_with_its_secrets_set() {
         ("ATLAS_CMI_STORE_KEY", "k"),
         ("ATLAS_CMI_API_PASSWORD", "p"),
         ("ATLAS_PAYPAL_SECRET", "s"),
-        ("ATLAS_MOCK_WEBHOOK_SECRET", "w"),
+        ("ATLAS_MOCK_WEBHOOK_SECRET", "whsec_dGVzdA=="),
     ];
     let s = Settings::load_with_env(Some(path), &env_of(&env)).unwrap();
     assert!(s.database.url.starts_with("postgres://"));
@@ -330,10 +332,10 @@ require_auth = false
 [[merchants]]
 id = "shop"
   [merchants.providers.mock]
-  webhook_secret = "whsec_new"
+  webhook_secret = "whsec_bmV3LXNlY3JldA=="
   previous_webhook_secret_env = "OLD_SECRET"
 "#;
-    let s = load_text(text, &[("OLD_SECRET", "whsec_old")]).unwrap();
+    let s = load_text(text, &[("OLD_SECRET", "whsec_b2xkLXNlY3JldA==")]).unwrap();
     let mock = s
         .merchants
         .first()
@@ -343,8 +345,11 @@ id = "shop"
         .as_ref()
         .unwrap();
     let secrets: Vec<&str> = mock.webhook_secrets.iter().map(Secret::expose).collect();
-    assert_eq!(secrets, ["whsec_new", "whsec_old"]);
-    assert!(!s.describe().contains("whsec_old"));
+    assert_eq!(
+        secrets,
+        ["whsec_bmV3LXNlY3JldA==", "whsec_b2xkLXNlY3JldA=="]
+    );
+    assert!(!s.describe().contains("whsec_b2xkLXNlY3JldA=="));
 
     let only_previous = r#"
 [server]
@@ -352,7 +357,7 @@ require_auth = false
 [[merchants]]
 id = "shop"
   [merchants.providers.mock]
-  previous_webhook_secret = "whsec_old"
+  previous_webhook_secret = "whsec_b2xkLXNlY3JldA=="
 "#;
     let err = load_text(only_previous, &[]).unwrap_err().to_string();
     assert!(

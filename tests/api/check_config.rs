@@ -1,0 +1,132 @@
+//! `check-config` and `serve` validate a config file along one path: whatever `serve` refuses,
+//! `check-config` refuses first, with the same keys, every problem at once.
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Files `serve` must refuse, each with the problem lines both commands must print.
+fn refused() -> Vec<(&'static str, String, Vec<&'static str>)> {
+    let ports = "[server]\ngrpc_addr = \"127.0.0.1:0\"\nhttp_addr = \"127.0.0.1:0\"\n";
+    vec![
+        (
+            "a bad secret, a missing key and a bad URL, all reported",
+            format!(
+                "{ports}require_auth = false\n[[merchants]]\nid = \"atlas-shop\"\n\
+                 [merchants.providers.mock]\nbase_url = \"http://127.0.0.1:9\"\nwebhook_secret = \"hunter2\"\n\
+                 [merchants.providers.paypal]\nclient_id = \"x\"\nclient_secret = \"y\"\nbase_url = \"ftp://nope\"\n"
+            ),
+            vec![
+                "merchants[0].providers.mock.webhook_secret: webhook secret",
+                "merchants[0].providers.paypal.webhook_id: required key is missing",
+                "merchants[0].providers.paypal.base_url: must be an absolute",
+            ],
+        ),
+        (
+            "a secret that is not Base64",
+            format!(
+                "{ports}require_auth = false\n[[merchants]]\nid = \"a\"\n\
+                 [merchants.providers.mock]\nwebhook_secret = \"whsec_notbase64!!\"\n"
+            ),
+            vec!["merchants[0].providers.mock.webhook_secret: webhook secret"],
+        ),
+        (
+            "open access with two merchants",
+            format!(
+                "{ports}require_auth = false\n[[merchants]]\nid = \"a\"\n[merchants.providers.mock]\n\
+                 [[merchants]]\nid = \"b\"\n[merchants.providers.mock]\n"
+            ),
+            vec!["server.require_auth: is false with 2 merchants"],
+        ),
+    ]
+}
+
+fn paygate(config: &std::path::Path, command: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paygate"))
+        .arg("--config")
+        .arg(config)
+        .arg(command)
+        .env_remove("PAYGATE_CONFIG")
+        .env("PAYGATE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running paygate");
+    // A `serve` that accepted the file would run forever: that is a failure, not a hang.
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("paygate {command} accepted a config it should refuse");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+fn problem_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(|line| line.trim_start_matches("config error: ").to_owned())
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+#[test]
+fn check_config_refuses_what_serve_refuses_with_the_same_keys() {
+    for (name, text, expected) in refused() {
+        let mut file = tempfile::NamedTempFile::new().expect("tempfile");
+        file.write_all(text.as_bytes()).expect("write");
+        let check = paygate(file.path(), "check-config");
+        let serve = paygate(file.path(), "serve");
+        assert!(!check.status.success(), "{name}: check-config accepted it");
+        assert!(!serve.status.success(), "{name}: serve accepted it");
+        let (check_lines, serve_lines) = (problem_lines(&check), problem_lines(&serve));
+        assert_eq!(
+            check_lines.len(),
+            expected.len(),
+            "{name}: check-config said {check_lines:#?}"
+        );
+        for (line, start) in check_lines.iter().zip(&expected) {
+            assert!(
+                line.starts_with(start),
+                "{name}: {line:?} should start {start:?}"
+            );
+        }
+        assert_eq!(
+            check_lines, serve_lines,
+            "{name}: serve and check-config disagree"
+        );
+        assert!(
+            !String::from_utf8_lossy(&check.stdout).contains("config OK"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn check_config_prints_warnings_and_counts_them() {
+    let text = "[server]\nrequire_auth = true\n[[merchants]]\nid = \"atlas-shop\"\n\
+                [[merchants.clients]]\nname = \"checkout\"\n\
+                api_key_sha256 = \"57c8139db7290a9064aa57837c951138a32df40cca3aca526319f55651368823\"\n\
+                [merchants.providers.mock]\nbase_url = \"http://127.0.0.1:9090\"\n";
+    let mut file = tempfile::NamedTempFile::new().expect("tempfile");
+    file.write_all(text.as_bytes()).expect("write");
+    let out = paygate(file.path(), "check-config");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let warnings: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{stdout}");
+    assert!(
+        warnings[0].contains("merchants[0].providers.mock.webhook_secret"),
+        "{stdout}"
+    );
+    assert!(warnings[1].contains("\"dev-key-change-me\""), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("config OK, with 2 warnings"),
+        "{stdout}"
+    );
+}
