@@ -65,11 +65,15 @@ pub enum CallCommand {
     Get { payment_id: String },
     /// List payments, newest first
     List(ListArgs),
-    /// Print payment events as JSON lines until Ctrl-C or the end of the stream
+    /// Print payment events as JSON lines until Ctrl-C, the end of the stream or `--limit`
     Watch {
         /// Start after this event sequence number (0 = the oldest retained event)
         #[arg(long, default_value_t = 0)]
         after: u64,
+        /// Stop after this many events (a script's way to read a few; `| head` would wait for
+        /// one more event before the closed pipe is noticed)
+        #[arg(long)]
+        limit: Option<u64>,
     },
 }
 
@@ -290,7 +294,7 @@ enum UsageError {
 /// What to send, built and checked before any connection is made.
 enum Call {
     Unary(Unary),
-    Watch(proto::WatchEventsRequest),
+    Watch(proto::WatchEventsRequest, Option<u64>),
 }
 
 /// One request with one answer. The authorize request is boxed: it is far larger than the
@@ -316,7 +320,7 @@ pub async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
         }
     };
     match call {
-        Call::Watch(request) => watch(client, request).await,
+        Call::Watch(request, limit) => watch(client, request, limit).await,
         Call::Unary(unary) => {
             let key = unary.idempotency_key().map(str::to_owned);
             match tokio::time::timeout(CALL_TIMEOUT, unary.send(client)).await {
@@ -356,10 +360,13 @@ fn client(target: &str, api_key: Option<&str>) -> Result<Client, UsageError> {
 impl Call {
     fn build(command: CallCommand) -> Result<Self, UsageError> {
         let unary = match command {
-            CallCommand::Watch { after } => {
-                return Ok(Self::Watch(proto::WatchEventsRequest {
-                    after_sequence: after,
-                }));
+            CallCommand::Watch { after, limit } => {
+                return Ok(Self::Watch(
+                    proto::WatchEventsRequest {
+                        after_sequence: after,
+                    },
+                    limit,
+                ));
             }
             CallCommand::Authorize(a) => Unary::Authorize(Box::new(proto::AuthorizeRequest {
                 idempotency_key: key_or_fresh(a.idempotency_key),
@@ -439,7 +446,15 @@ impl Unary {
 
 /// Prints one JSON line per event until the stream ends or the user presses Ctrl-C (a normal
 /// way to stop watching, so it exits 0).
-async fn watch(mut client: Client, request: proto::WatchEventsRequest) -> anyhow::Result<ExitCode> {
+async fn watch(
+    mut client: Client,
+    request: proto::WatchEventsRequest,
+    limit: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let mut left = limit.unwrap_or(u64::MAX);
+    if left == 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut events = match client.watch_events(request).await {
         Ok(response) => response.into_inner(),
         Err(status) => return Ok(report(&status, None)),
@@ -451,7 +466,8 @@ async fn watch(mut client: Client, request: proto::WatchEventsRequest) -> anyhow
             _ = &mut ctrl_c => return Ok(ExitCode::SUCCESS),
             next = events.message() => match next {
                 Ok(Some(event)) => {
-                    if !write_stdout(&json::event(&event), false)? {
+                    left -= 1;
+                    if !write_stdout(&json::event(&event), false)? || left == 0 {
                         return Ok(ExitCode::SUCCESS);
                     }
                 }
