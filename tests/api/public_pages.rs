@@ -1,9 +1,12 @@
-//! Public pages cannot be turned against a provider: a buyer looping on a return page costs a
-//! bounded number of provider calls and cannot fail the payment.
+//! Public pages cannot be turned against a provider or against other merchants: a buyer
+//! looping on a return page costs a bounded number of provider calls and cannot fail the
+//! payment, and one merchant's provider trouble opens only that merchant's circuit breaker.
 
-use crate::emulators::paypal::Emulator;
+use crate::emulators::paypal::{Emulator, Fault};
 use crate::helpers::*;
-use crate::paypal::{get, requires_action};
+use crate::paypal::{get, paypal_req, requires_action};
+use paygate::config::ClientSettings;
+use paygate::domain::MerchantId;
 use paygate::grpc::proto as pb;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -119,4 +122,91 @@ async fn a_replayed_signed_cmi_return_post_asks_cmi_a_bounded_number_of_times() 
         .unwrap()
         .into_inner();
     assert_eq!(p.status(), pb::PaymentStatus::RequiresAction, "{p:?}");
+}
+
+/// A PayPal merchant with its own API key, on its own emulator (its own PayPal account).
+fn merchant(id: &str, key: &str, emu: &Emulator) -> paygate::config::MerchantSettings {
+    let mut m = paypal_merchant(emu);
+    m.id = MerchantId::parse(id).unwrap();
+    m.clients = vec![ClientSettings {
+        name: format!("{id}-checkout"),
+        api_key_sha256: sha256(key),
+    }];
+    m
+}
+
+#[tokio::test]
+async fn one_merchants_provider_failures_open_only_that_merchants_breaker() {
+    const KEY_A: &str = "shop-a-checkout-key-0001";
+    const KEY_B: &str = "shop-b-checkout-key-0002";
+    let (emu_a, emu_b) = (Emulator::spawn().await, Emulator::spawn().await);
+    let (a, b) = (
+        merchant("shop-a", KEY_A, &emu_a),
+        merchant("shop-b", KEY_B, &emu_b),
+    );
+    let app = TestApp::spawn_with(|s| {
+        s.server.require_auth = true;
+        s.merchants = vec![a, b];
+        s.provider_calls.breaker_min_calls = 4;
+        s.provider_calls.breaker_failure_percent = 50;
+        s.provider_calls.breaker_window = Duration::from_secs(30);
+        s.provider_calls.breaker_open_for = Duration::from_secs(60);
+    })
+    .await;
+    // Merchant A's PayPal account is throttled: every order creation answers 429.
+    for _ in 0..30 {
+        emu_a.fail_next("create_order", Fault::RateLimit);
+    }
+    let mut client = app.client();
+    // Until A's breaker opens: then A's calls are refused without reaching PayPal.
+    let mut refused_by_breaker = false;
+    for i in 0..6 {
+        let sent_before = emu_a.calls("create_order");
+        let req = authed(
+            paypal_req(&format!("a-{i}"), 1_000, pb::CaptureMode::Manual),
+            KEY_A,
+        );
+        let status = client.authorize(req).await.unwrap_err();
+        assert_eq!(reason(&status), "PROVIDER_UNAVAILABLE", "{status:?}");
+        if emu_a.calls("create_order") == sent_before {
+            refused_by_breaker = true;
+            break;
+        }
+    }
+    assert!(refused_by_breaker, "merchant A's breaker never opened");
+    let created_at_a = emu_a.calls("create_order");
+
+    // Merchant B, same provider, other account: unaffected.
+    for i in 0..3 {
+        let req = authed(
+            paypal_req(&format!("b-{i}"), 1_000, pb::CaptureMode::Manual),
+            KEY_B,
+        );
+        let p = client.authorize(req).await.unwrap().into_inner();
+        assert_eq!(p.status(), pb::PaymentStatus::RequiresAction, "{p:?}");
+    }
+    assert_eq!(emu_b.ledger().orders.len(), 3);
+    // A is still refused without a call to PayPal.
+    let req = authed(paypal_req("a-late", 1_000, pb::CaptureMode::Manual), KEY_A);
+    assert_error(
+        client.authorize(req).await,
+        tonic::Code::Unavailable,
+        "PROVIDER_UNAVAILABLE",
+    );
+    assert_eq!(emu_a.calls("create_order"), created_at_a);
+
+    let metrics = app.metrics().await;
+    let open = |m: &str| {
+        metric_value(
+            &metrics,
+            &format!("paygate_provider_circuit_open{{provider=\"paypal\",merchant=\"{m}\"}}"),
+        )
+    };
+    assert_eq!(open("shop-a"), 1.0, "{metrics}");
+    assert_eq!(open("shop-b"), 0.0, "{metrics}");
+    assert!(
+        metrics
+            .contains("paygate_provider_circuit_open{provider=\"paypal\",merchant=\"shop-b\"} 0"),
+        "every merchant's breaker is exported from the start:\n{metrics}"
+    );
 }
