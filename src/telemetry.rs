@@ -39,9 +39,18 @@ struct ProviderLabel {
     provider: &'static str,
 }
 
+/// A breaker is a (merchant, provider)'s: merchants come from the config, so the label's
+/// values are few and known.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BreakerLabels {
+    provider: &'static str,
+    merchant: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CircuitLabels {
     provider: &'static str,
+    merchant: String,
     state: &'static str,
 }
 
@@ -76,7 +85,7 @@ pub struct Metrics {
     parked: Gauge,
     database_up: Gauge,
     provider_retries: Family<ProviderLabel, Counter>,
-    circuit_open: Family<ProviderLabel, Gauge>,
+    circuit_open: Family<BreakerLabels, Gauge>,
     circuit_transitions: Family<CircuitLabels, Counter>,
     reconcile_ambiguous: Family<ProviderLabel, Counter>,
     event_numbering_failures: Counter,
@@ -103,7 +112,7 @@ impl Metrics {
             database_up.clone(),
         );
         let provider_retries = Family::<ProviderLabel, Counter>::default();
-        let circuit_open = Family::<ProviderLabel, Gauge>::default();
+        let circuit_open = Family::<BreakerLabels, Gauge>::default();
         let circuit_transitions = Family::<CircuitLabels, Counter>::default();
         registry.register(
             "paygate_provider_retries",
@@ -112,7 +121,7 @@ impl Metrics {
         );
         registry.register(
             "paygate_provider_circuit_open",
-            "1 while the provider's circuit breaker refuses calls (open or half-open), else 0",
+            "1 while the merchant's circuit breaker for the provider refuses calls (open or half-open), else 0",
             circuit_open.clone(),
         );
         registry.register(
@@ -233,14 +242,28 @@ impl Metrics {
             .inc();
     }
 
-    /// The breaker of `provider` entered `state` (`open`, `half_open`, `closed`).
-    pub fn provider_circuit(&self, provider: &'static str, state: &'static str) {
-        self.circuit_transitions
-            .get_or_create(&CircuitLabels { provider, state })
-            .inc();
-        self.circuit_open
-            .get_or_create(&ProviderLabel { provider })
-            .set(i64::from(state != "closed"));
+    /// Creates `merchant`'s breaker series for `provider`, closed (0), before any transition.
+    pub fn provider_circuit_watched(&self, provider: &'static str, merchant: &str) {
+        let merchant = merchant.to_owned();
+        let _ = self
+            .circuit_open
+            .get_or_create(&BreakerLabels { provider, merchant });
+    }
+
+    /// `merchant`'s breaker for `provider` entered `state` (`open`, `half_open`, `closed`).
+    pub fn provider_circuit(&self, provider: &'static str, merchant: &str, state: &'static str) {
+        let merchant = merchant.to_owned();
+        let transition = CircuitLabels {
+            provider,
+            merchant,
+            state,
+        };
+        self.circuit_transitions.get_or_create(&transition).inc();
+        let CircuitLabels { merchant, .. } = transition;
+        let open = self
+            .circuit_open
+            .get_or_create(&BreakerLabels { provider, merchant });
+        open.set(i64::from(state != "closed"));
     }
 
     /// `provider`'s status answer could not decide an operation; it stays unresolved.
@@ -366,6 +389,8 @@ mod tests {
         m.background_task_supervised("reaper");
         m.background_task_restarted("reaper");
         m.set_parked(1);
+        m.provider_circuit_watched("paypal", "shop-b");
+        m.provider_circuit("paypal", "shop-a", "open");
         let text = m.render().unwrap();
         for name in [
             "paygate_grpc_requests_total{method=\"Authorize\",code=\"OK\"} 1",
@@ -380,6 +405,9 @@ mod tests {
             "paygate_background_task_restarts_total{task=\"health\"} 0",
             "paygate_background_task_restarts_total{task=\"reaper\"} 1",
             "paygate_webhook_events_parked 1",
+            "paygate_provider_circuit_open{provider=\"paypal\",merchant=\"shop-a\"} 1",
+            "paygate_provider_circuit_open{provider=\"paypal\",merchant=\"shop-b\"} 0",
+            "paygate_provider_circuit_transitions_total{provider=\"paypal\",merchant=\"shop-a\",state=\"open\"} 1",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

@@ -139,7 +139,7 @@ impl CheckoutSettings {
 pub struct ProviderCallSettings {
     /// Attempts per call, the first included (retries only where they cannot charge twice).
     pub max_attempts: u32,
-    /// Calls in flight to one provider at once.
+    /// Calls in flight to one provider for one merchant at once (each merchant's own limit).
     pub max_concurrent: usize,
     /// The breaker opens when, over `breaker_window`, at least `breaker_min_calls` calls were
     /// made and `breaker_failure_percent` of them failed; it stays open `breaker_open_for`.

@@ -124,9 +124,11 @@ impl AnyProvider {
     }
 
     /// The customer came back from the provider's page to `back`: what the provider now says
-    /// about the authorize operation `op`. Never taken from the browser alone: the mock asks
-    /// the processor; CMI checks the signed fields, then asks; PayPal completes the approved
-    /// order. `Ok(None)`: nothing known yet (the webhook or the reconciler will settle it).
+    /// about the authorize operation `op`. Never taken from the browser: which URL it came
+    /// back through decides nothing. The mock asks the processor; CMI checks the signed fields,
+    /// then asks (ORDERSTATUS); PayPal completes the approved order, or on a cancel reads it
+    /// (only a VOIDED order fails). `Ok(None)`: nothing known yet (the webhook, the reconciler
+    /// or the checkout expiry will settle it).
     pub async fn customer_returned(
         &self,
         p: &Payment,
@@ -140,6 +142,22 @@ impl AnyProvider {
             }
             Self::Cmi(c) => c.customer_returned(p, op, back).await,
             Self::Paypal(c) => c.customer_returned(p, op, back).await,
+        }
+    }
+
+    /// Whether the customer's return carries what the provider signs, where it signs anything
+    /// (CMI's return post). Checked locally, with no call: a forged return is then ignored
+    /// before it costs a provider lookup or holds up the genuine one (the service coalesces
+    /// return-page lookups per payment). The mock's and PayPal's returns carry nothing signed.
+    pub fn return_is_genuine(
+        &self,
+        p: &Payment,
+        op: &Operation,
+        back: &urls::CustomerReturn,
+    ) -> bool {
+        match self {
+            Self::Mock(_) | Self::Paypal(_) => true,
+            Self::Cmi(c) => c.return_is_genuine(p, op, back),
         }
     }
 

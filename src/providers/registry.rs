@@ -40,8 +40,13 @@ pub fn resilience(settings: &Settings) -> ResilienceSettings {
 }
 
 /// Every merchant's adapters. `mock_processor` is the in-process mock processor, if started.
-/// One [`ProviderHttp`] per provider is shared by all merchants: a provider's health (breaker)
-/// and capacity (concurrency limit) are the provider's, not a merchant's.
+///
+/// Each (merchant, provider) gets a [`ProviderHttp`] of its own: its own circuit breaker and
+/// concurrency limit, over one shared connection pool per provider. Trouble at a provider is
+/// often one merchant's (its credentials, its account throttled, a buyer looping on its return
+/// page); with one breaker per provider, one merchant's 429s would cut every merchant off.
+/// A provider that is down for everyone opens each merchant's breaker on that merchant's own
+/// failures, a few calls later.
 pub fn build(
     settings: &Settings,
     urls: &PublicUrls,
@@ -92,7 +97,7 @@ pub fn build(
             providers.insert(
                 merchant.id.clone(),
                 AnyProvider::Mock(MockClient::new(
-                    MockApi::with_stack(base, mock_http.clone()),
+                    MockApi::with_stack(base, mock_http.for_merchant(&merchant.id)),
                     merchant.id.clone(),
                     urls.clone(),
                     verify_with,
@@ -104,7 +109,7 @@ pub fn build(
                 merchant.id.clone(),
                 cmi,
                 urls.clone(),
-                cmi_http.clone(),
+                cmi_http.for_merchant(&merchant.id),
                 metrics.clone(),
             )
             .with_context(|| format!("merchant {}: providers.cmi.base_url", merchant.id))?;
@@ -115,7 +120,7 @@ pub fn build(
                 paypal,
                 merchant.id.clone(),
                 urls.clone(),
-                paypal_http.clone(),
+                paypal_http.for_merchant(&merchant.id),
             )
             .with_context(|| format!("merchant {}: providers.paypal", merchant.id))?;
             providers.insert(merchant.id.clone(), AnyProvider::Paypal(Box::new(client)));

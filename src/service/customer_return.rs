@@ -4,10 +4,14 @@
 //! The provider is asked (or its signed fields checked) through the adapter; its answer goes
 //! through the same monotonic settle as every other outcome, so a return racing the webhook or
 //! the reconciler changes the payment at most once.
+//!
+//! The page is public, so what it costs is bounded: lookups are coalesced per payment
+//! (`return_lookups`), and only the provider's answer, never the URL the browser came back
+//! through, can fail a payment.
 
 use super::PaymentService;
 use crate::domain::{
-    MerchantId, OperationKind, Outcome, Payment, PaymentId, ProviderKind, Timestamp,
+    MerchantId, Operation, OperationKind, Outcome, Payment, PaymentId, ProviderKind, Timestamp,
 };
 use crate::error::AppError;
 use crate::providers::urls::CustomerReturn;
@@ -28,15 +32,24 @@ impl PaymentService {
         if payment.provider != provider {
             return Err(AppError::NotFound);
         }
-        let Some(op) = payment
-            .operations
-            .iter()
-            .find(|o| o.kind == OperationKind::Authorize && o.status.is_open())
-            .cloned()
-        else {
+        let Some(op) = open_authorize(&payment) else {
             return Ok(payment);
         };
         let adapter = self.provider(merchant, &payment)?;
+        // A forged CMI post is dropped here, before it can take the payment's lookup below.
+        if !adapter.return_is_genuine(&payment, &op, back) {
+            return Ok(payment);
+        }
+        // A public page: reloads must not become provider calls (see `return_lookups`).
+        let Some(_lookup) = self.return_lookups.begin(payment.id, back.outcome).await else {
+            // Asked moments ago, perhaps by the request just ahead: what paygate knows now.
+            return Ok(self.store.payment(merchant, payment_id).await?);
+        };
+        // Read again: the request ahead may have settled it while this one waited.
+        let payment = self.store.payment(merchant, payment_id).await?;
+        let Some(op) = open_authorize(&payment) else {
+            return Ok(payment);
+        };
         let outcome = match adapter.customer_returned(&payment, &op, back).await {
             Ok(Some(
                 outcome @ (Outcome::Succeeded { .. } | Outcome::Declined(_) | Outcome::Failed(_)),
@@ -61,4 +74,14 @@ impl PaymentService {
             other => Err(super::unexpected(other)),
         }
     }
+}
+
+/// The authorize operation still waiting for the customer, if any: the only thing a return
+/// page can settle.
+fn open_authorize(payment: &Payment) -> Option<Operation> {
+    payment
+        .operations
+        .iter()
+        .find(|o| o.kind == OperationKind::Authorize && o.status.is_open())
+        .cloned()
 }

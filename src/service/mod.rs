@@ -26,6 +26,7 @@ mod paypal_events;
 mod paypal_external;
 mod queries;
 mod reconcile;
+mod return_lookups;
 mod watch_events;
 
 pub use apply_webhook::{WebhookError, WebhookResult};
@@ -54,6 +55,8 @@ pub struct PaymentService {
     metrics: Arc<Metrics>,
     /// One operation's budget with its provider: every request, retry, wait and part.
     operation_timeout: Duration,
+    /// Return pages' provider lookups, coalesced per payment (shared by the clones).
+    return_lookups: Arc<return_lookups::ReturnLookups>,
 }
 
 /// Until when an operation is leased to its live call, and the latest moment that call may
@@ -76,6 +79,9 @@ impl PaymentService {
             providers,
             metrics,
             operation_timeout,
+            return_lookups: Arc::new(return_lookups::ReturnLookups::new(
+                return_lookups::FRESH_FOR,
+            )),
         }
     }
 

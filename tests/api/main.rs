@@ -35,6 +35,7 @@ mod paypal_parked;
 mod paypal_recovery;
 mod paypal_split_refunds;
 mod paypal_webhooks;
+mod public_pages;
 mod readme;
 mod reaping;
 mod replicas;

@@ -179,14 +179,28 @@ async fn paypal_approve_then_void() {
 }
 
 #[tokio::test]
-async fn paypal_buyer_cancels_and_the_payment_fails() {
+async fn paypal_cancel_return_changes_nothing_until_paypal_voids_the_order() {
     let emu = Emulator::spawn().await;
     let app = TestApp::spawn_paypal(&emu).await;
     let (p, order) = requires_action(&app, "pp-cancel", 1_000, pb::CaptureMode::Manual).await;
+    // Anyone can open the cancel URL, and a buyer who cancelled may still go back and approve.
+    buyer_returns(&app, &p.id, &order, "cancel").await;
+    let after_cancel = get(&app, &p.id).await;
+    assert_eq!(
+        after_cancel.status(),
+        pb::PaymentStatus::RequiresAction,
+        "{after_cancel:?}"
+    );
+    assert!(after_cancel.failure.is_none(), "{after_cancel:?}");
+    assert_eq!(emu.calls("get_order"), 1, "the order was read at PayPal");
+    // PayPal's own word ends it: the order expired unapproved (VOIDED). A return made after the
+    // last lookup's freshness (5 s) reads it again.
+    assert!(emu.ledger().expire(&order));
+    tokio::time::sleep(std::time::Duration::from_millis(5_100)).await;
     buyer_returns(&app, &p.id, &order, "cancel").await;
     let p = get(&app, &p.id).await;
     assert_eq!(p.status(), pb::PaymentStatus::Failed, "{p:?}");
-    assert_eq!(p.failure.unwrap().code, "payer_cancelled");
+    assert_eq!(p.failure.unwrap().code, "order_expired");
     assert!(emu.ledger().authorizations.is_empty());
 }
 
@@ -312,8 +326,10 @@ async fn paypal_return_page_without_approval_changes_nothing() {
     let p = get(&app, &p.id).await;
     assert_eq!(p.status(), pb::PaymentStatus::RequiresAction, "{p:?}");
     assert!(emu.ledger().authorizations.is_empty());
-    // Approving later still completes it, once.
+    // Approving later still completes it, once, on a return after the first lookup's
+    // freshness (5 s: reloads within it are answered from paygate's state).
     emu.approve(&order);
+    tokio::time::sleep(std::time::Duration::from_millis(5_100)).await;
     buyer_returns(&app, &p.id, &order, "ok").await;
     assert_eq!(
         get(&app, &p.id).await.status(),

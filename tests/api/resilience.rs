@@ -75,7 +75,7 @@ async fn a_flaky_slow_processor_opens_the_breaker_loses_nothing_and_recovers() {
     let metrics = app.metrics().await;
     let opened = metric_value(
         &metrics,
-        "paygate_provider_circuit_transitions_total{provider=\"mock\",state=\"open\"}",
+        "paygate_provider_circuit_transitions_total{provider=\"mock\",merchant=\"default\",state=\"open\"}",
     );
     assert!(opened >= 1.0, "the breaker never opened:\n{metrics}");
     assert!(refused > 0, "some calls must have been refused fast");
@@ -94,12 +94,15 @@ async fn a_flaky_slow_processor_opens_the_breaker_loses_nothing_and_recovers() {
     assert!(
         metric_value(
             &metrics,
-            "paygate_provider_circuit_transitions_total{provider=\"mock\",state=\"closed\"}"
+            "paygate_provider_circuit_transitions_total{provider=\"mock\",merchant=\"default\",state=\"closed\"}"
         ) >= 1.0,
         "the breaker never closed again:\n{metrics}"
     );
     assert_eq!(
-        metric_value(&metrics, "paygate_provider_circuit_open{provider=\"mock\"}"),
+        metric_value(
+            &metrics,
+            "paygate_provider_circuit_open{provider=\"mock\",merchant=\"default\"}"
+        ),
         0.0
     );
 

@@ -39,15 +39,24 @@ impl CmiClient {
         op: &Operation,
         back: &CustomerReturn,
     ) -> Result<Option<Outcome>, ProviderError> {
+        if !self.return_is_genuine(p, op, back) {
+            return Ok(None);
+        }
+        self.status(p, op).await
+    }
+
+    /// Whether the return post is signed with the store key and names this operation's order.
+    /// Local (no call to CMI), so the service checks it before spending a lookup on the post.
+    pub fn return_is_genuine(&self, p: &Payment, op: &Operation, back: &CustomerReturn) -> bool {
         match self.verify_post(&back.form) {
-            Ok(post) if post.oid() == convert::oid(op) => self.status(p, op).await,
+            Ok(post) if post.oid() == convert::oid(op) => true,
             Ok(_) => {
                 tracing::warn!(payment_id = %p.id, "CMI return post names another order; ignored");
-                Ok(None)
+                false
             }
             Err(rejection) => {
                 tracing::warn!(payment_id = %p.id, %rejection, "CMI return post not verified; ignored");
-                Ok(None)
+                false
             }
         }
     }

@@ -1,8 +1,9 @@
 //! [`ProviderHttp`]: the one way adapters send HTTP to a provider. Around each call it puts, in
-//! this order: the caller's deadline (no call outlives the RPC that needs it), a per-provider
-//! concurrency limit (a slow provider cannot absorb every task), the circuit breaker (a failing
-//! provider gets no traffic for a while; callers get a fast "not sent"), and retries with
-//! backoff where they cannot charge twice.
+//! this order: the caller's deadline (no call outlives the RPC that needs it), a concurrency
+//! limit (a slow provider cannot absorb every task), the circuit breaker (a failing provider
+//! gets no traffic for a while; callers get a fast "not sent"), and retries with backoff where
+//! they cannot charge twice. The registry gives each (merchant, provider) a stack of its own
+//! ([`ProviderHttp::for_merchant`]), so the limit and the breaker are per merchant.
 //!
 //! What is safe to retry is the adapter's call, not this layer's: [`Retry::Safe`] for requests
 //! the provider deduplicates by a key paygate sends (mock `Idempotency-Key`, PayPal
@@ -19,7 +20,7 @@
 use super::backoff::BackoffSettings;
 use super::breaker::{Admitted, Breaker, BreakerSettings, BreakerState, Transition};
 use crate::deadline;
-use crate::domain::ProviderKind;
+use crate::domain::{MerchantId, ProviderKind};
 use crate::telemetry::Metrics;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use std::error::Error as _;
@@ -87,7 +88,8 @@ pub fn only_rate_limited(status: StatusCode, _body: &[u8]) -> bool {
 /// processed"; a longer one proves nothing.
 const MAX_REFUSAL_BODY: usize = 64 * 1024;
 
-/// Cheap to clone; clones share the breaker and the concurrency limit.
+/// Cheap to clone; clones share the breaker and the concurrency limit (a new stack from
+/// [`ProviderHttp::for_merchant`] does not).
 #[derive(Clone)]
 pub struct ProviderHttp {
     inner: Arc<Inner>,
@@ -96,6 +98,9 @@ pub struct ProviderHttp {
 struct Inner {
     client: reqwest::Client,
     provider: ProviderKind,
+    /// Whose calls these are, for the breaker's logs and metrics; `None` outside the registry
+    /// (tools, tests).
+    merchant: Option<MerchantId>,
     settings: ResilienceSettings,
     breaker: Breaker,
     limit: Semaphore,
@@ -132,12 +137,38 @@ impl ProviderHttp {
             inner: Arc::new(Inner {
                 client,
                 provider,
+                merchant: None,
                 settings,
                 breaker: Breaker::new(settings.breaker),
                 limit: Semaphore::new(settings.max_concurrent.max(1)),
                 metrics,
                 not_processed,
             }),
+        }
+    }
+
+    /// A stack of its own for `merchant`: this one's client (its pooled connections), settings
+    /// and protocol, with a fresh breaker and concurrency limit. A provider's trouble is often
+    /// one merchant's (its account throttled or suspended, a buyer looping on its return page),
+    /// and a shared breaker would then refuse every merchant's calls to that provider.
+    pub fn for_merchant(&self, merchant: &MerchantId) -> Self {
+        let template = &self.inner;
+        let inner = Inner {
+            client: template.client.clone(),
+            provider: template.provider,
+            merchant: Some(merchant.clone()),
+            settings: template.settings,
+            breaker: Breaker::new(template.settings.breaker),
+            limit: Semaphore::new(template.settings.max_concurrent.max(1)),
+            metrics: template.metrics.clone(),
+            not_processed: template.not_processed,
+        };
+        if let Some(metrics) = &inner.metrics {
+            // Exported closed from the start, so a dashboard lists every breaker there is.
+            metrics.provider_circuit_watched(inner.provider.as_str(), merchant.as_str());
+        }
+        Self {
+            inner: Arc::new(inner),
         }
     }
 
@@ -163,8 +194,10 @@ impl ProviderHttp {
         let deadline = Instant::now() + budget;
         let Ok(Ok(_permit)) = tokio::time::timeout_at(deadline, inner.limit.acquire()).await else {
             return Err(SendError::NotSent(format!(
-                "{} calls to {} already in flight",
-                inner.settings.max_concurrent, inner.provider
+                "{} calls to {}{} already in flight",
+                inner.settings.max_concurrent,
+                inner.provider,
+                self.whose()
             )));
         };
         // Once an attempt may have reached the provider, no later failure can claim "not sent".
@@ -182,8 +215,12 @@ impl ProviderHttp {
                     admitted
                 }
                 Err(state) => {
-                    let reason =
-                        format!("circuit breaker {} for {}", state.as_str(), inner.provider);
+                    let reason = format!(
+                        "circuit breaker {} for {}{}",
+                        state.as_str(),
+                        inner.provider,
+                        self.whose()
+                    );
                     return Err(self.final_error(maybe_sent, &reason));
                 }
             };
@@ -304,20 +341,30 @@ impl ProviderHttp {
     fn transition(&self, change: Transition) {
         let Some(state) = change else { return };
         let provider = self.inner.provider;
+        let merchant = self.inner.merchant.as_ref().map_or("", MerchantId::as_str);
         match state {
             BreakerState::Open => {
-                tracing::warn!(%provider, "circuit breaker opened: provider calls refused for a while")
+                tracing::warn!(%provider, merchant, "circuit breaker opened: provider calls refused for a while")
             }
             BreakerState::HalfOpen => {
-                tracing::info!(%provider, "circuit breaker half-open: probing the provider")
+                tracing::info!(%provider, merchant, "circuit breaker half-open: probing the provider")
             }
             BreakerState::Closed => {
-                tracing::info!(%provider, "circuit breaker closed: provider healthy again")
+                tracing::info!(%provider, merchant, "circuit breaker closed: provider healthy again")
             }
         }
         if let Some(metrics) = &self.inner.metrics {
-            metrics.provider_circuit(provider.as_str(), state.as_str());
+            metrics.provider_circuit(provider.as_str(), merchant, state.as_str());
         }
+    }
+
+    /// ` (merchant m)` for messages, when the stack is a merchant's.
+    fn whose(&self) -> String {
+        self.inner
+            .merchant
+            .as_ref()
+            .map(|m| format!(" (merchant {m})"))
+            .unwrap_or_default()
     }
 }
 

@@ -98,6 +98,11 @@ impl Adapter {
     }
 
     /// The buyer is back: never trust the browser, ask PayPal and complete the order.
+    ///
+    /// The cancel URL is only the browser's word (anyone can open it), and a buyer who cancelled
+    /// may still go back to PayPal's page and approve: so it reads the order and goes by what
+    /// PayPal says. Approved completes; VOIDED fails; still waiting for the buyer changes
+    /// nothing, and the checkout expiry settles an abandoned order.
     pub async fn customer_returned(
         &self,
         p: &Payment,
@@ -106,13 +111,7 @@ impl Adapter {
     ) -> Result<Option<Outcome>, ProviderError> {
         if back.outcome == ReturnOutcome::Cancel {
             let order = self.order(p).await?;
-            if matches!(order.status, OrderStatus::Approved | OrderStatus::Completed) {
-                return self.settle_order(p, op, order).await;
-            }
-            return Ok(Some(Outcome::Failed(Failure::new(
-                "payer_cancelled",
-                "the buyer cancelled on PayPal's page",
-            ))));
+            return self.settle_order(p, op, order).await;
         }
         self.complete(p, op).await
     }

@@ -56,7 +56,9 @@ pub async fn handle(State(emu): State<CmiEmulator>, body: Bytes) -> Response {
         let mut state = emu.state.lock().unwrap();
         let faults = &mut state.faults;
         if kind.is_empty() {
-            (None, None, faults.queries_unavailable)
+            let down = faults.queries_unavailable;
+            state.queries_refused += u64::from(down);
+            (None, None, down)
         } else if let Some(ms) = faults.lose_next_request_ms.take() {
             state.lost_requests.push(kind.clone());
             (None, Some(ms), false)

@@ -92,6 +92,8 @@ pub struct State {
     pub replies: Vec<String>,
     /// Every API request received (`PostAuth`, `ORDERSTATUS`...), in order.
     pub requests: Vec<String>,
+    /// ORDERSTATUS/ORDERHISTORY requests refused by `queries_unavailable` (not in `requests`).
+    pub queries_refused: u64,
     /// Mutating requests lost by `lose_next_request_ms` (never applied, not in `requests`).
     pub lost_requests: Vec<String>,
     next_id: u64,

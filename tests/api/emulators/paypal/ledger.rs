@@ -68,6 +68,8 @@ pub struct Ledger {
     pub refunds: HashMap<String, Refund>,
     pub tokens: HashSet<String>,
     pub token_fetches: u64,
+    /// Requests received per operation (`get_order`, `authorize_order`, ...), whatever the answer.
+    pub calls: HashMap<String, u64>,
     /// Request id → what it was first used for and its answer, replayed with 200 for the same
     /// use only.
     pub replays: HashMap<String, (RequestUse, Value)>,
@@ -174,6 +176,17 @@ impl Ledger {
         match self.orders.get_mut(order_id) {
             Some(o) if o.status == "PAYER_ACTION_REQUIRED" => {
                 o.status = "APPROVED";
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// PayPal voids an order nobody approved in time (the order expired).
+    pub fn expire(&mut self, order_id: &str) -> bool {
+        match self.orders.get_mut(order_id) {
+            Some(o) if o.status == "PAYER_ACTION_REQUIRED" => {
+                o.status = "VOIDED";
                 true
             }
             _ => false,

@@ -108,6 +108,21 @@ impl Emulator {
         );
     }
 
+    /// Requests received for `op` (e.g. `get_order`), whatever was answered.
+    pub fn calls(&self, op: &str) -> u64 {
+        self.ledger().calls.get(op).copied().unwrap_or(0)
+    }
+
+    /// Requests received for orders: reads and completions (`*_order` but their creation).
+    pub fn order_calls(&self) -> u64 {
+        self.ledger()
+            .calls
+            .iter()
+            .filter(|(op, _)| op.ends_with("_order") && op.as_str() != "create_order")
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     pub fn token_fetches(&self) -> u64 {
         self.ledger().token_fetches
     }

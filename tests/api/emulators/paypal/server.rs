@@ -91,6 +91,7 @@ async fn guarded(
     scope: Scope<'_>,
     act: impl FnOnce(&Emulator) -> Answer,
 ) -> Response {
+    *emu.ledger().calls.entry(op.to_owned()).or_default() += 1;
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
