@@ -373,7 +373,7 @@ fn a_merchant_names_its_shop_for_the_customer_pages() {
         "id = \"a\"\ndisplay_name = \" Atlas Shop \"\nshop_url = \"https://atlas.example.ma/boutique\"\n",
     );
     let s = load_text(&text, &[]).unwrap();
-    let shop = &s.merchants[0].storefront;
+    let shop = &s.merchants.first().unwrap().storefront;
     assert_eq!(shop.display_name.as_deref(), Some("Atlas Shop"));
     assert_eq!(
         shop.shop_url.as_ref().map(|u| u.as_str()),

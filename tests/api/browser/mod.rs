@@ -30,6 +30,9 @@ pub fn shots(test: &str) -> PathBuf {
     dir
 }
 
+/// A path the shop served, and the `Referer` it was asked with.
+type Visit = (String, Option<String>);
+
 /// A stand-in shop on 127.0.0.1:0: it serves pages a test puts there (`/page/{name}`, e.g. a
 /// rendered CMI form) and answers anything else with a page naming the path and query, like a
 /// shop's "thank you" or "cart" page. It remembers the `Referer` each request came with.
@@ -37,7 +40,7 @@ pub fn shots(test: &str) -> PathBuf {
 pub struct Shop {
     pub base: String,
     pages: Arc<Mutex<HashMap<String, String>>>,
-    referers: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    referers: Arc<Mutex<Vec<Visit>>>,
 }
 
 impl Shop {
