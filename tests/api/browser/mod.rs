@@ -1,6 +1,7 @@
 //! The checkout as a customer sees it, in headless Chromium: the mock processor's redirect
-//! (approve, decline, with and without a `return_url`), and CMI from the shop's form template
-//! (examples/cmi-form/) through the emulator's page, the callback and the return. Every page a
+//! (approve, decline, with and without a `return_url`), CMI from the shop's form template
+//! (examples/cmi-form/) through the emulator's page, the callback and the return, and PayPal's
+//! approval page (approve, cancel). Every page a
 //! customer sees is saved as a PNG under `target/tmp/browser/` (never committed); the text a
 //! customer reads is checked: amount, shop name, outcome, language and direction, and no
 //! internal id.
@@ -8,6 +9,7 @@
 mod cdp;
 mod cmi_form;
 mod mock_flows;
+mod paypal;
 
 use axum::Router;
 use axum::extract::{Path as UrlPath, RawQuery, State};
