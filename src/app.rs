@@ -215,6 +215,13 @@ impl App {
             metrics: self.metrics.clone(),
             service: self.service.clone(),
             webhook_body_limit: self.settings.server.webhook_body_limit,
+            storefronts: Arc::new(
+                self.settings
+                    .merchants
+                    .iter()
+                    .map(|m| (m.id.clone(), m.storefront.clone()))
+                    .collect(),
+            ),
         });
         let http_listener = axum::serve::ListenerExt::tap_io(self.http, |tcp| {
             let _ = tcp.set_nodelay(true);

@@ -90,6 +90,12 @@ pub(super) fn describe(settings: &Settings) -> String {
 
 fn merchant_lines(out: &mut String, merchant: &MerchantSettings) {
     let _ = writeln!(out, "  - id: {}", merchant.id);
+    if let Some(name) = &merchant.storefront.display_name {
+        let _ = writeln!(out, "    display_name: {name:?}");
+    }
+    if let Some(url) = &merchant.storefront.shop_url {
+        let _ = writeln!(out, "    shop_url: {url}");
+    }
     if merchant.clients.is_empty() {
         let _ = writeln!(out, "    clients: none");
     }

@@ -4,6 +4,7 @@ use super::Secret;
 use super::build::{Env, Problems, built};
 use super::raw::{RawCmi, RawMerchant, RawMock, RawPaypal, RawProviders};
 use super::secret::{self, SecretSource};
+use super::storefront::{self, Storefront};
 use super::values::{http_url, key_hash, problem, required};
 use super::{
     ClientSettings, CmiSettings, MerchantSettings, MockSettings, PaypalSettings, ProviderSettings,
@@ -79,12 +80,24 @@ pub(super) fn merchants(
                 api_key_sha256: hash,
             });
         }
+        let storefront = Storefront {
+            display_name: merchant.display_name.and_then(|text| {
+                p.check(storefront::display_name(
+                    &format!("{at}.display_name"),
+                    text,
+                ))
+            }),
+            shop_url: merchant
+                .shop_url
+                .and_then(|text| p.check(storefront::shop_url(&format!("{at}.shop_url"), &text))),
+        };
         let providers = providers(&at, merchant.providers, env, p);
         if let (Some(id), Some(providers)) = (id, providers) {
             out.push(MerchantSettings {
                 id,
                 clients,
                 providers,
+                storefront,
             });
         }
     }

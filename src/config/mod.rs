@@ -9,6 +9,7 @@ mod describe;
 mod merchants;
 mod raw;
 mod secret;
+mod storefront;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
@@ -26,6 +27,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use secret::Secret;
+pub use storefront::Storefront;
 
 /// Everything `paygate` needs to run, already validated.
 #[derive(Debug, Clone)]
@@ -154,6 +156,8 @@ pub struct MerchantSettings {
     pub id: MerchantId,
     pub clients: Vec<ClientSettings>,
     pub providers: ProviderSettings,
+    /// How the shop appears on paygate's customer pages.
+    pub storefront: Storefront,
 }
 
 /// An API client of one merchant. Only the key's SHA-256 is configured, so the config file
@@ -396,6 +400,7 @@ impl Settings {
                     cmi: None,
                     paypal: None,
                 },
+                storefront: Storefront::default(),
             })
             .collect();
         Settings {

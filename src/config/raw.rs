@@ -88,6 +88,8 @@ pub(super) struct RawProviderCalls {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawMerchant {
     pub id: Option<String>,
+    pub display_name: Option<String>,
+    pub shop_url: Option<String>,
     pub clients: Vec<RawClient>,
     pub providers: RawProviders,
 }

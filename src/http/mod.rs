@@ -3,16 +3,20 @@
 
 mod cmi_callback;
 mod health;
+mod pages;
 mod paypal_webhooks;
 mod return_pages;
 mod webhooks;
 
+use crate::config::Storefront;
+use crate::domain::MerchantId;
 use crate::service::PaymentService;
 use crate::store::Store;
 use crate::telemetry::Metrics;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -23,6 +27,8 @@ pub struct HttpState {
     pub service: PaymentService,
     /// Larger webhook bodies get 413 before they are buffered.
     pub webhook_body_limit: usize,
+    /// Each merchant's name and link on the customer pages (`[[merchants]] display_name`).
+    pub storefronts: Arc<HashMap<MerchantId, Storefront>>,
 }
 
 pub fn router(state: HttpState) -> Router {

@@ -4,34 +4,45 @@
 //! The browser's word is never the outcome: the service asks the provider (or checks its signed
 //! fields) and settles through the ledger; this handler only chooses which of the shop's pages
 //! the customer lands on, from paygate's own state, and appends `payment_id` so the shop can
-//! look the payment up. A shop without a `return_url` gets a small status page instead.
+//! look the payment up. A shop without a `return_url` gets paygate's status page instead
+//! (`pages`), in the customer's language.
 
 use super::HttpState;
+use super::pages::{self, Lang};
+use crate::config::Storefront;
 use crate::domain::{MerchantId, Payment, PaymentId, PaymentStatus, ProviderKind};
 use crate::error::AppError;
 use crate::providers::urls::{CustomerReturn, ReturnOutcome};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
 
 pub(super) async fn customer_return(
     State(state): State<HttpState>,
     Path((provider, merchant, payment, outcome)): Path<(String, String, String, String)>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     form: Bytes,
 ) -> Response {
+    let query = query.unwrap_or_default();
+    let lang = language(&query, &form, &headers);
+    // The shop's look is known as soon as the merchant is, so even a 404 can link back.
+    let shop = MerchantId::parse(&merchant)
+        .ok()
+        .and_then(|m| state.storefronts.get(&m).cloned())
+        .unwrap_or_default();
     let (Ok(provider), Ok(merchant), Ok(payment), Ok(outcome)) = (
         provider.parse::<ProviderKind>(),
         MerchantId::parse(&merchant),
         PaymentId::parse(&payment),
         outcome.parse::<ReturnOutcome>(),
     ) else {
-        return not_found();
+        return pages::not_found(&shop, lang);
     };
     let back = CustomerReturn {
         outcome,
-        query: query.unwrap_or_default(),
+        query,
         form,
     };
     match state
@@ -39,27 +50,45 @@ pub(super) async fn customer_return(
         .customer_returned(&merchant, provider, payment, &back)
         .await
     {
-        Ok(payment) => redirect_to_shop(&payment, outcome),
-        Err(AppError::NotFound) => not_found(),
+        Ok(payment) => redirect_to_shop(&payment, outcome, &shop, lang),
+        Err(AppError::NotFound) => pages::not_found(&shop, lang),
         Err(AppError::StoreUnavailable(reason)) => {
             tracing::warn!(%reason, "return page: database unavailable");
-            page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "We could not load your payment right now. Please reload this page in a moment.",
-            )
+            pages::unavailable(&shop, lang)
         }
         Err(e) => {
             tracing::error!(error = %e, "return page failed");
-            page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.")
+            pages::error(&shop, lang)
         }
     }
+}
+
+/// The shop's word on the language, if the return carries one: CMI posts back the `lang` field
+/// paygate put in its form from the Authorize `locale`, and any return URL may carry `?lang=`.
+/// Otherwise the browser's `Accept-Language` decides (see [`Lang::choose`]).
+fn language(query: &str, form: &[u8], headers: &HeaderMap) -> Lang {
+    let field = |body: &[u8]| {
+        form_urlencoded::parse(body)
+            .find(|(name, _)| name == "lang")
+            .map(|(_, value)| value.into_owned())
+    };
+    let hint = field(query.as_bytes()).or_else(|| field(form));
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Lang::choose(hint.as_deref(), accept)
 }
 
 /// Which of the shop's pages fits paygate's view of the payment: a success goes to
 /// `return_url`; a definite failure to `cancel_url` (or `return_url` when the shop gave only
 /// one); a payment still open follows the provider's page, since either page must then ask the
 /// API (or WatchEvents) for the final word anyway.
-pub(crate) fn redirect_to_shop(payment: &Payment, outcome: ReturnOutcome) -> Response {
+fn redirect_to_shop(
+    payment: &Payment,
+    outcome: ReturnOutcome,
+    shop: &Storefront,
+    lang: Lang,
+) -> Response {
     use PaymentStatus as S;
     let success = match payment.status {
         S::Authorized | S::PartiallyCaptured | S::Captured | S::PartiallyRefunded | S::Refunded => {
@@ -73,30 +102,13 @@ pub(crate) fn redirect_to_shop(payment: &Payment, outcome: ReturnOutcome) -> Res
     } else {
         payment.cancel_url.as_ref().or(payment.return_url.as_ref())
     };
-    let Some(target) = target.and_then(|t| reqwest::Url::parse(t).ok()) else {
-        let text = format!(
-            "Payment {}: {}. You can close this window.",
-            payment.id,
-            payment.status.as_str()
-        );
-        return page(StatusCode::OK, &text);
+    let Some(mut target) = target.and_then(|t| reqwest::Url::parse(t).ok()) else {
+        return pages::status(payment, shop, lang);
     };
-    let mut target = target;
     target
         .query_pairs_mut()
         .append_pair("payment_id", &payment.id.to_string());
-    Redirect::to(target.as_str()).into_response()
-}
-
-fn not_found() -> Response {
-    page(StatusCode::NOT_FOUND, "Unknown payment.")
-}
-
-/// A minimal page; `text` is paygate's own words (ids and status names), never input.
-fn page(status: StatusCode, text: &str) -> Response {
-    let html = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Payment</title></head>\
-         <body><p>{text}</p></body></html>\n"
-    );
-    (status, Html(html)).into_response()
+    let mut response = Redirect::to(target.as_str()).into_response();
+    pages::headers(response.headers_mut());
+    response
 }

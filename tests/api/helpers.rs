@@ -55,6 +55,7 @@ fn mock_merchant(id: &str, key: Option<&str>) -> MerchantSettings {
             cmi: None,
             paypal: None,
         },
+        storefront: Default::default(),
     }
 }
 
@@ -79,6 +80,7 @@ pub fn paypal_merchant(emu: &crate::emulators::paypal::Emulator) -> MerchantSett
                 test_trust_roots_pem: vec![pp::ROOT_PEM.to_owned()],
             }),
         },
+        storefront: Default::default(),
     }
 }
 

@@ -14,6 +14,7 @@ mod helpers;
 mod logs;
 
 mod auth;
+mod browser;
 mod check_config;
 mod checkout_expiry;
 mod cmi;

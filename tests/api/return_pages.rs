@@ -156,20 +156,141 @@ async fn unknown_payments_merchants_providers_and_outcomes_get_404() {
 }
 
 #[tokio::test]
-async fn without_a_return_url_the_customer_sees_a_status_page() {
+async fn without_a_return_url_the_customer_sees_a_status_page_in_their_language() {
     let (app, _processor) = spawn_without_webhooks().await;
     let mut client = app.client();
+    let mut req = authorize_req("ret-plain", 125_000, "MAD", "mock_redirect");
+    req.merchant_reference = "CMD-2026-0042".into();
+    let p = client.authorize(req).await.unwrap().into_inner();
+    let url = format!("{}/return/mock/default/{}/ok", app.http_base(), p.id);
+    let cases = [
+        (
+            None,
+            "lang=\"fr\" dir=\"ltr\"",
+            "1\u{202f}250,00\u{a0}MAD",
+            "Paiement en cours",
+        ),
+        (
+            Some("ar-MA,ar;q=0.9"),
+            "lang=\"ar\" dir=\"rtl\"",
+            "1.250,00\u{a0}MAD",
+            "الدفع قيد التحقق",
+        ),
+        (
+            Some("en-GB,en;q=0.9,fr;q=0.8"),
+            "lang=\"en\" dir=\"ltr\"",
+            "1,250.00\u{a0}MAD",
+            "Payment being checked",
+        ),
+    ];
+    for (accept, html_tag, amount, heading) in cases {
+        let mut get = browser().get(&url);
+        if let Some(accept) = accept {
+            get = get.header("accept-language", accept);
+        }
+        let resp = get.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let headers = resp.headers().clone();
+        assert_eq!(
+            headers["content-security-policy"],
+            "default-src 'none'; style-src 'unsafe-inline'"
+        );
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+        assert_eq!(headers["cache-control"], "no-store");
+        let body = resp.text().await.unwrap();
+        for want in [html_tag, amount, heading, "CMD-2026-0042"] {
+            assert!(body.contains(want), "{accept:?} wants {want:?}: {body}");
+        }
+        // The shop's reference is the customer's; paygate's and the provider's ids are not.
+        assert!(!body.contains(&p.id), "{body}");
+        assert!(
+            !body.contains("requires_action") && !body.contains("mp_"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_outcome_for_an_existing_payment_is_a_404_page_that_does_not_deny_the_payment() {
+    let (app, _processor) = spawn_without_webhooks().await;
+    let mut client = app.client();
+    let (p, _) = redirect_payment(&mut client, "ret-bad-outcome").await;
+    let url = format!("{}/return/mock/default/{}/approved", app.http_base(), p.id);
+    let resp = browser()
+        .get(&url)
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    assert_eq!(resp.headers()["x-frame-options"], "DENY");
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.contains("Page not found") && body.contains("This link is not valid"),
+        "{body}"
+    );
+    assert!(!body.to_lowercase().contains("unknown payment"), "{body}");
+}
+
+#[tokio::test]
+async fn the_shop_name_and_link_come_from_the_merchant_config_escaped() {
+    let (app, _processor) = spawn_with_storefront(
+        "Café <Atlas> & Fils",
+        "https://atlas.example.ma/boutique?from=pay&x=\"1\"",
+    )
+    .await;
+    let mut client = app.client();
     let p = client
-        .authorize(authorize_req("ret-plain", 1_000, "MAD", "mock_redirect"))
+        .authorize(authorize_req("ret-shop", 5_000, "MAD", "mock_redirect"))
         .await
         .unwrap()
         .into_inner();
-    let url = format!("{}/return/mock/default/{}/ok", app.http_base(), p.id);
-    let resp = browser().get(&url).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let body = resp.text().await.unwrap();
+    let url = format!(
+        "{}/return/mock/default/{}/ok?lang=fr",
+        app.http_base(),
+        p.id
+    );
+    let body = browser()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Café &lt;Atlas&gt; &amp; Fils"), "{body}");
+    assert!(!body.contains("<Atlas>"), "{body}");
     assert!(
-        body.contains(&p.id) && body.contains("requires_action"),
+        body.contains("href=\"https://atlas.example.ma/boutique?from=pay&amp;x=%221%22\""),
         "{body}"
     );
+    assert!(
+        body.contains("Retour à la boutique") && body.contains("50,00\u{a0}MAD"),
+        "{body}"
+    );
+}
+
+/// [`spawn_without_webhooks`], with merchant `default` named `name`, linking back to `url`.
+async fn spawn_with_storefront(
+    name: &str,
+    url: &str,
+) -> (TestApp, tokio::sync::oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, ProcessorState::new(), async move {
+        let _ = stopped.await;
+    }));
+    let app = TestApp::spawn_with(|s| {
+        for m in &mut s.merchants {
+            m.storefront.display_name = Some(name.to_owned());
+            m.storefront.shop_url = Some(reqwest::Url::parse(url).unwrap());
+            if let Some(mock) = &mut m.providers.mock {
+                mock.base_url = Some(reqwest::Url::parse(&format!("http://{addr}/")).unwrap());
+            }
+        }
+    })
+    .await;
+    (app, stop)
 }

@@ -365,3 +365,26 @@ id = "shop"
         "{err}"
     );
 }
+
+#[test]
+fn a_merchant_names_its_shop_for_the_customer_pages() {
+    let text = minimal().replace(
+        "id = \"a\"\n",
+        "id = \"a\"\ndisplay_name = \" Atlas Shop \"\nshop_url = \"https://atlas.example.ma/boutique\"\n",
+    );
+    let s = load_text(&text, &[]).unwrap();
+    let shop = &s.merchants.first().unwrap().storefront;
+    assert_eq!(shop.display_name.as_deref(), Some("Atlas Shop"));
+    assert_eq!(
+        shop.shop_url.as_ref().map(|u| u.as_str()),
+        Some("https://atlas.example.ma/boutique")
+    );
+    assert!(s.describe().contains("display_name: \"Atlas Shop\""));
+
+    let bad = minimal().replace(
+        "id = \"a\"\n",
+        "id = \"a\"\nshop_url = \"atlas.example.ma\"\n",
+    );
+    let error = load_text(&bad, &[]).unwrap_err().to_string();
+    assert!(error.contains("merchants[0].shop_url"), "{error}");
+}

@@ -6,11 +6,14 @@ use super::{CmiEmulator, Order, STORE_KEY, minor, ver3};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
+use axum::response::{IntoResponse as _, Response};
 use serde::{Deserialize, Serialize};
 
+/// The card typed on the page. Without it, the post is a browser's: the emulator answers with
+/// its HTML card page (`hosted.rs`) instead of paying at once.
 #[derive(Deserialize)]
 pub struct Card {
-    pan: String,
+    pan: Option<String>,
 }
 
 /// What the page did, for the test playing the browser.
@@ -29,8 +32,17 @@ pub async fn pay(
     State(emu): State<CmiEmulator>,
     Query(card): Query<Card>,
     body: Bytes,
-) -> Json<PageResult> {
+) -> Response {
     let posted: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    match card.pan {
+        Some(pan) => Json(decide(&emu, posted, &pan).await).into_response(),
+        None => super::hosted::card_page(&posted),
+    }
+}
+
+/// What CMI does once the card is typed: check the hash, decide, record the order, send the
+/// signed callback; the result says where the browser goes next.
+pub async fn decide(emu: &CmiEmulator, posted: Vec<(String, String)>, pan: &str) -> PageResult {
     let get = |name: &str| {
         posted
             .iter()
@@ -40,15 +52,15 @@ pub async fn pay(
     };
     // CMI recomputes the hash over everything it received.
     if get("HASH") != ver3(&posted, STORE_KEY) || get("hashAlgorithm") != "ver3" {
-        return Json(PageResult {
+        return PageResult {
             result: "hash_mismatch".into(),
             callback_reply: String::new(),
             return_url: String::new(),
             return_fields: Vec::new(),
-        });
+        };
     }
     let oid = get("oid");
-    let (response, code, md_status, err) = match card.pan.as_str() {
+    let (response, code, md_status, err) = match pan {
         CARD_3DS_OK => ("Approved", "00", "1", ""),
         CARD_NOT_AUTHENTICATED => ("Declined", "", "0", "Not authenticated"),
         CARD_NOT_ENROLLED => ("Declined", "57", "2", "Card not enrolled"),
@@ -122,12 +134,12 @@ pub async fn pay(
     let mut reply = String::new();
     if !hold {
         let callback = emu.state.lock().unwrap().callbacks[&oid].clone();
-        reply = deliver(&emu, &callback).await.1;
+        reply = deliver(emu, &callback).await.1;
         if twice {
-            reply = deliver(&emu, &callback).await.1;
+            reply = deliver(emu, &callback).await.1;
         }
     }
-    Json(PageResult {
+    PageResult {
         result: if approved { "approved" } else { "declined" }.into(),
         callback_reply: reply,
         return_url: if approved {
@@ -136,7 +148,7 @@ pub async fn pay(
             get("failUrl")
         },
         return_fields: signed,
-    })
+    }
 }
 
 fn sign(mut fields: Vec<(String, String)>, key: &str) -> Vec<(String, String)> {

@@ -6,6 +6,7 @@
 
 mod api;
 pub mod gate;
+mod hosted;
 
 use axum::Router;
 use axum::routing::post;
@@ -163,6 +164,7 @@ impl CmiEmulator {
         let emulator = CmiEmulator { addr, ..emulator };
         let app = Router::new()
             .route("/fim/est3Dgate", post(gate::pay))
+            .route("/fim/est3Dgate/pay", post(hosted::pay))
             .route("/fim/api", post(api::handle))
             .with_state(emulator.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -15,6 +15,9 @@ pub struct Order {
     pub status: &'static str,
     pub authorization: Option<String>,
     pub capture: Option<String>,
+    /// Where the approval page sends the buyer (`experience_context`).
+    pub return_url: String,
+    pub cancel_url: String,
 }
 
 #[derive(Debug, Clone)]

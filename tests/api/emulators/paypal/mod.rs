@@ -4,6 +4,7 @@
 //! misbehaviour on demand, and webhooks signed with a fixed test RSA key whose certificate
 //! (issued by a committed test root) it serves.
 
+mod approval;
 mod ledger;
 mod server;
 

@@ -30,6 +30,8 @@ pub fn router(emu: Emulator) -> Router {
             post(auth_action),
         )
         .route("/v2/payments/captures/{id}/refund", post(refund))
+        .route("/checkoutnow", get(super::approval::page))
+        .route("/checkoutnow/{choice}", post(super::approval::decide))
         .with_state(emu)
 }
 
@@ -155,6 +157,13 @@ async fn guarded(
     reply(answer)
 }
 
+fn experience(body: &Value, name: &str) -> String {
+    body["payment_source"]["paypal"]["experience_context"][name]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 async fn create_order(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return reply(error(400, "INVALID_REQUEST", "MALFORMED_REQUEST_JSON"));
@@ -184,6 +193,8 @@ async fn create_order(State(emu): State<Emulator>, headers: HeaderMap, body: Byt
             status: "PAYER_ACTION_REQUIRED",
             authorization: None,
             capture: None,
+            return_url: experience(&body, "return_url"),
+            cancel_url: experience(&body, "cancel_url"),
         };
         let json = ledger.order_json(&emu.base(), &order);
         ledger.orders.insert(id, order);

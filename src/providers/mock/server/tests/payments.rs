@@ -135,6 +135,10 @@ async fn redirect_waits_for_the_customer() {
     let html = page.text().await.unwrap();
     assert!(html.contains(&format!("/pay/{}/approve", p.id)));
     assert!(html.contains(&format!("/pay/{}/decline", p.id)));
+    assert!(
+        html.contains("9.00 EUR"),
+        "a decimal amount, not minor units: {html}"
+    );
 
     let approve = h.http.post(format!("{url}/approve")).send().await.unwrap();
     assert_eq!(approve.status().as_u16(), 200);
@@ -148,6 +152,17 @@ async fn redirect_waits_for_the_customer() {
     // Not awaiting action any more.
     let again = h.http.post(format!("{url}/decline")).send().await.unwrap();
     assert_eq!(again.status().as_u16(), 409);
+    let html = again.text().await.unwrap();
+    assert!(
+        html.contains("Payment approved."),
+        "the outcome, as a page: {html}"
+    );
+    // Once decided, the page offers no buttons any more.
+    let html = h.http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("Payment approved.") && !html.contains("<button"),
+        "{html}"
+    );
 
     let p = h
         .api
