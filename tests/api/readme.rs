@@ -13,7 +13,9 @@
 //!
 //! The snippets say `cargo run -q --release -- ARGS` and `paygate ARGS`; here both run the binary
 //! under test (`cargo` is a shell function that refuses anything but `run`), and the fixed
-//! development addresses in the text are swapped for the ports the server got (port 0).
+//! development addresses in the text are swapped for the ports the server got (port 0). The
+//! session runs in a tempdir where `tests/`, `deploy/` and `examples/` link to the repository's,
+//! so paths read as from the repository root and files a snippet writes land in the tempdir.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -302,6 +304,13 @@ fn the_readme_shell_snippets_run_as_written_and_their_comments_hold() {
         ("localhost:9090", server.mock),
     ] {
         text = text.replace(fixed, &real.to_string());
+    }
+    // The reader stands in the repository root; the session's files stay in the tempdir.
+    for shared in ["tests", "deploy", "examples"] {
+        let target = Path::new(env!("CARGO_MANIFEST_DIR")).join(shared);
+        if target.exists() {
+            std::os::unix::fs::symlink(&target, dir.path().join(shared)).expect("symlink");
+        }
     }
     let path = dir.path().join("readme.sh");
     std::fs::File::create(&path)
