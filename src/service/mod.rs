@@ -26,6 +26,7 @@ mod paypal_events;
 mod paypal_external;
 mod queries;
 mod reconcile;
+mod stream_slots;
 mod watch_events;
 
 pub use apply_webhook::{WebhookError, WebhookResult};
@@ -54,6 +55,8 @@ pub struct PaymentService {
     metrics: Arc<Metrics>,
     /// One operation's budget with its provider: every request, retry, wait and part.
     operation_timeout: Duration,
+    /// Open `WatchEvents` streams per merchant (`[events] max_streams_per_merchant`).
+    streams: stream_slots::StreamSlots,
 }
 
 /// Until when an operation is leased to its live call, and the latest moment that call may
@@ -70,12 +73,14 @@ impl PaymentService {
         providers: Arc<Providers>,
         metrics: Arc<Metrics>,
         operation_timeout: Duration,
+        max_streams_per_merchant: usize,
     ) -> Self {
         Self {
             store,
             providers,
             metrics,
             operation_timeout,
+            streams: stream_slots::StreamSlots::new(max_streams_per_merchant),
         }
     }
 

@@ -173,7 +173,10 @@ mod tests {
         let fields = decode_at_most(&body, usize::MAX).unwrap();
         let took = started.elapsed();
         assert_eq!(fields.len(), 10_000);
-        assert!(took < std::time::Duration::from_millis(200), "took {took:?}");
+        assert!(
+            took < std::time::Duration::from_millis(200),
+            "took {took:?}"
+        );
         // The public entry point refuses such a body after MAX_FIELDS fields.
         assert_eq!(decode(&body), Err(FormError::TooManyFields));
     }
