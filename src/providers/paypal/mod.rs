@@ -7,6 +7,7 @@
 mod adapter;
 pub mod auth;
 pub mod cert;
+mod cert_cache;
 mod client;
 pub mod convert;
 pub mod events;
