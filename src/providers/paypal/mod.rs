@@ -11,6 +11,8 @@ mod cert_cache;
 mod client;
 pub mod convert;
 pub mod events;
+#[cfg(test)]
+mod fuzz_tests;
 mod outcomes;
 mod refund;
 mod verifier;
