@@ -111,6 +111,7 @@ impl App {
             Arc::new(providers),
             metrics.clone(),
             settings.server.operation_timeout(),
+            settings.events.max_streams_per_merchant,
         );
         tracing::info!(%grpc_addr, %http_addr, mock_processor = ?mock_processor, "paygate listening");
         Ok(Self {

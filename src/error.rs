@@ -102,6 +102,10 @@ pub enum AppError {
     EventsPruned { pruned_through: i64 },
     #[error("the request is larger than this server accepts")]
     MessageTooLarge,
+    #[error(
+        "this merchant already has {limit} WatchEvents streams open on this server; close one before opening another"
+    )]
+    TooManyStreams { limit: usize },
     #[error("missing or invalid API key")]
     Unauthenticated,
     #[error("internal error")]

@@ -61,7 +61,11 @@ pub(super) fn describe(settings: &Settings) -> String {
         Some(kept) => format!("kept {} h", kept.as_secs() / 3600),
         None => "kept forever".to_owned(),
     };
-    let _ = writeln!(out, "events: {events}");
+    let _ = writeln!(
+        out,
+        "events: {events}, at most {} streams per merchant",
+        settings.events.max_streams_per_merchant
+    );
     let checkout = settings.checkout;
     let _ = writeln!(
         out,

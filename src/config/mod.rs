@@ -114,6 +114,10 @@ pub struct EventSettings {
     /// Events older than this are deleted; `None` keeps them forever (`retention_hours = 0`).
     /// A subscriber resuming after a pruned sequence gets `OUT_OF_RANGE`.
     pub retention: Option<Duration>,
+    /// Open `WatchEvents` streams one merchant may hold on one replica; one more is refused
+    /// with `RESOURCE_EXHAUSTED / TOO_MANY_STREAMS`. Each stream re-reads the log on every
+    /// commit, so an unbounded number of them is an unbounded amount of work per commit.
+    pub max_streams_per_merchant: usize,
 }
 
 /// How long a customer has to finish a checkout on the provider's page (`[checkout]`): a

@@ -61,6 +61,7 @@ pub(super) struct RawIdempotency {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawEvents {
     pub retention_hours: Option<u64>,
+    pub max_streams_per_merchant: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]

@@ -9,8 +9,11 @@ use std::time::Duration;
 
 /// 30 days: long enough for any subscriber to catch up after an outage, small enough that the
 /// log does not grow without bound.
+///
+/// 64 streams: a merchant runs one subscriber per service instance, a few dozen at most.
 pub(super) const DEFAULT_EVENTS: EventSettings = EventSettings {
     retention: Some(Duration::from_secs(30 * 24 * 3600)),
+    max_streams_per_merchant: 64,
 };
 
 pub(super) const DEFAULT_PROVIDER_CALLS: ProviderCallSettings = ProviderCallSettings {
@@ -53,20 +56,26 @@ pub(super) fn checkout(raw: &RawCheckout, p: &mut Problems) -> Option<CheckoutSe
 }
 
 pub(super) fn events(raw: &RawEvents, p: &mut Problems) -> Option<EventSettings> {
-    match raw.retention_hours {
-        None => Some(DEFAULT_EVENTS),
-        Some(0) => Some(EventSettings { retention: None }),
-        Some(hours) => {
-            let secs = p.check(
+    let max_streams = p.check(at_least_one(
+        "events.max_streams_per_merchant",
+        raw.max_streams_per_merchant
+            .unwrap_or(DEFAULT_EVENTS.max_streams_per_merchant),
+    ));
+    let retention = match raw.retention_hours {
+        None => DEFAULT_EVENTS.retention,
+        Some(0) => None,
+        Some(hours) => Some(Duration::from_secs(
+            p.check(
                 hours
                     .checked_mul(3600)
                     .ok_or_else(|| problem("events.retention_hours", "too large".into())),
-            )?;
-            Some(EventSettings {
-                retention: Some(Duration::from_secs(secs)),
-            })
-        }
-    }
+            )?,
+        )),
+    };
+    Some(EventSettings {
+        retention,
+        max_streams_per_merchant: max_streams?,
+    })
 }
 
 pub(super) fn provider_calls(

@@ -45,6 +45,17 @@ pub(super) async fn receive(
             state.metrics.webhook(LABEL, "rejected_signature");
             return (StatusCode::UNAUTHORIZED, "invalid signature").into_response();
         }
+        Err(PaypalWebhookError::Verify(VerifyFailure::Throttled)) => {
+            tracing::warn!(provider = LABEL, %merchant, "certificate fetches over their limit; PayPal will retry");
+            state.metrics.webhook(LABEL, "throttled");
+            // PayPal redelivers on any non-2xx; the header tells other senders when to.
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, "60")],
+                "try again later",
+            )
+                .into_response();
+        }
         Err(PaypalWebhookError::Verify(VerifyFailure::Unavailable(reason))) => {
             tracing::warn!(provider = LABEL, %merchant, %reason, "webhook not verified yet; PayPal will retry");
             return (StatusCode::SERVICE_UNAVAILABLE, "try again later").into_response();

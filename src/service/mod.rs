@@ -27,6 +27,7 @@ mod paypal_external;
 mod queries;
 mod reconcile;
 mod return_lookups;
+mod stream_slots;
 mod watch_events;
 
 pub use apply_webhook::{WebhookError, WebhookResult};
@@ -57,6 +58,8 @@ pub struct PaymentService {
     operation_timeout: Duration,
     /// Return pages' provider lookups, coalesced per payment (shared by the clones).
     return_lookups: Arc<return_lookups::ReturnLookups>,
+    /// Open `WatchEvents` streams per merchant (`[events] max_streams_per_merchant`).
+    streams: stream_slots::StreamSlots,
 }
 
 /// Until when an operation is leased to its live call, and the latest moment that call may
@@ -73,6 +76,7 @@ impl PaymentService {
         providers: Arc<Providers>,
         metrics: Arc<Metrics>,
         operation_timeout: Duration,
+        max_streams_per_merchant: usize,
     ) -> Self {
         Self {
             store,
@@ -82,6 +86,7 @@ impl PaymentService {
             return_lookups: Arc::new(return_lookups::ReturnLookups::new(
                 return_lookups::FRESH_FOR,
             )),
+            streams: stream_slots::StreamSlots::new(max_streams_per_merchant),
         }
     }
 

@@ -5,6 +5,7 @@
 //! re-read also catches commits made by another process on the same database.
 
 use super::PaymentService;
+use super::stream_slots::StreamSlot;
 use crate::domain::MerchantId;
 use crate::error::AppError;
 use crate::store::{Store, StoredEvent};
@@ -25,6 +26,8 @@ struct Cursor {
     commits: tokio::sync::watch::Receiver<u64>,
     started: bool,
     failed: bool,
+    /// Held for as long as the stream lives; dropped with it.
+    _slot: StreamSlot,
 }
 
 impl PaymentService {
@@ -32,11 +35,18 @@ impl PaymentService {
     /// Ends only on a store error (reported as the last item) or when the store closes.
     /// `after = 0` starts at the oldest event kept; resuming from a sequence that retention has
     /// deleted is refused (`EventsPruned`), since the subscriber would silently miss events.
+    /// A merchant already holding `[events] max_streams_per_merchant` streams on this replica
+    /// is refused (`TooManyStreams`).
     pub async fn watch_events(
         &self,
         merchant: MerchantId,
         after: i64,
     ) -> Result<impl Stream<Item = Result<StoredEvent, AppError>> + Send + 'static, AppError> {
+        let Some(slot) = self.streams.take(&merchant) else {
+            let limit = self.streams.max_per_merchant();
+            tracing::warn!(%merchant, limit, "WatchEvents refused: too many open streams");
+            return Err(AppError::TooManyStreams { limit });
+        };
         if after > 0 {
             let pruned_through = self.store.events_pruned_through().await?;
             if after < pruned_through {
@@ -51,6 +61,7 @@ impl PaymentService {
             commits: self.store.commits(),
             started: false,
             failed: false,
+            _slot: slot,
         };
         Ok(futures::stream::unfold(cursor, next_event))
     }

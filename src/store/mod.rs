@@ -6,6 +6,7 @@
 
 mod parked;
 mod postgres;
+mod references;
 mod sqlite;
 
 pub use postgres::PostgresStore;

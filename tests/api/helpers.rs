@@ -37,7 +37,8 @@ pub fn sha256(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
-fn mock_merchant(id: &str, key: Option<&str>) -> MerchantSettings {
+/// A merchant on the mock processor, with `key` as its API key when given.
+pub fn mock_merchant(id: &str, key: Option<&str>) -> MerchantSettings {
     MerchantSettings {
         id: MerchantId::parse(id).expect("valid merchant id"),
         clients: key

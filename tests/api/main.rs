@@ -31,6 +31,7 @@ mod list;
 mod never_sent;
 mod ops;
 mod paypal;
+mod paypal_cert_fetches;
 mod paypal_cli;
 mod paypal_parked;
 mod paypal_recovery;

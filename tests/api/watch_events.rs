@@ -225,3 +225,48 @@ async fn retention_prunes_old_events_and_resuming_below_them_is_out_of_range() {
         .await;
     assert!(resumed.is_ok());
 }
+
+#[tokio::test]
+async fn a_merchant_over_its_stream_limit_is_refused_until_one_closes() {
+    let app = TestApp::spawn_with(|s| {
+        s.server.require_auth = true;
+        s.merchants = vec![
+            mock_merchant("atlas", Some(ATLAS_KEY)),
+            mock_merchant("souk", Some(SOUK_KEY)),
+        ];
+        s.events.max_streams_per_merchant = 2;
+    })
+    .await;
+    let mut client = app.client();
+    let first = watch(&mut client, 0, Some(ATLAS_KEY)).await;
+    let _second = watch(&mut client, 0, Some(ATLAS_KEY)).await;
+    let third = client
+        .watch_events(maybe_authed(
+            pb::WatchEventsRequest { after_sequence: 0 },
+            Some(ATLAS_KEY),
+        ))
+        .await;
+    assert_error(third, tonic::Code::ResourceExhausted, "TOO_MANY_STREAMS");
+    // The limit is per merchant: another merchant still gets a stream.
+    let _souk = watch(&mut client, 0, Some(SOUK_KEY)).await;
+
+    // Closing a stream frees its slot (once the server sees the reset, hence the retries).
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let again = client
+            .watch_events(maybe_authed(
+                pb::WatchEventsRequest { after_sequence: 0 },
+                Some(ATLAS_KEY),
+            ))
+            .await;
+        match again {
+            Ok(_) => break,
+            Err(status) if tokio::time::Instant::now() < deadline => {
+                assert_eq!(reason(&status), "TOO_MANY_STREAMS");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(status) => panic!("the closed stream's slot was never freed: {status:?}"),
+        }
+    }
+}

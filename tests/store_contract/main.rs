@@ -78,4 +78,5 @@ contract! {
     reads::reads_return_what_was_written,
     reads::listing_pages_newest_first_with_filters,
     reads::a_refund_keeps_its_split_and_reason,
+    reads::payments_are_found_by_any_of_their_operation_references,
 }

@@ -163,3 +163,53 @@ pub async fn a_refund_keeps_its_split_and_reason(db: &Db) {
     assert_eq!(refund.parts, vec![part("CAPB", 5_000), part("CAPA", 1_000)]);
     assert_eq!(refund.reason, "damaged on arrival");
 }
+
+/// Webhooks name operations by the provider's ids (PayPal capture and refund ids; a split
+/// refund records several, comma-separated): each id finds its payment, only within its
+/// merchant and provider, on another replica too.
+pub async fn payments_are_found_by_any_of_their_operation_references(db: &Db) {
+    use paygate::domain::OperationKind;
+    let store = &db.store;
+    let m = merchant();
+    let p = authorized(store, "opref-1", 10_000).await;
+    let succeeded = |reference: &str| Outcome::Succeeded {
+        provider_reference: Some(reference.into()),
+        expires_at: None,
+    };
+    let (_, capture) = started(
+        begin(store, p.id, OperationKind::Capture, Some(10_000), "opref-c")
+            .await
+            .unwrap(),
+    );
+    settle(store, p.id, capture, succeeded("CAP-9")).await;
+    let (_, refund) = started(
+        begin(store, p.id, OperationKind::Refund, Some(4_000), "opref-r")
+            .await
+            .unwrap(),
+    );
+    let settled = settle(store, p.id, refund, succeeded("REF-7,REF-8")).await;
+    // Another payment of the merchant, so a lookup has something to pick wrongly.
+    authorized(store, "opref-2", 500).await;
+
+    let replica = db.replica().await;
+    for reference in ["CAP-9", "REF-7", "REF-8"] {
+        let found = replica
+            .payment_by_operation_reference(&m, ProviderKind::Mock, reference)
+            .await
+            .unwrap();
+        assert_eq!(found.as_ref(), Some(&settled), "{reference}");
+    }
+    let souk = MerchantId::parse("souk").unwrap();
+    for (merchant, provider, reference) in [
+        (&m, ProviderKind::Mock, "REF-"),
+        (&m, ProviderKind::Mock, "REF-9"),
+        (&m, ProviderKind::Paypal, "CAP-9"),
+        (&souk, ProviderKind::Mock, "CAP-9"),
+    ] {
+        let found = replica
+            .payment_by_operation_reference(merchant, provider, reference)
+            .await
+            .unwrap();
+        assert_eq!(found, None, "{merchant} {provider:?} {reference}");
+    }
+}

@@ -4,6 +4,8 @@
 mod client;
 pub mod convert;
 pub mod form;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod hash;
 mod refund_match;
 mod status;

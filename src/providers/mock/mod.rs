@@ -3,6 +3,8 @@
 pub mod api;
 mod client;
 pub(crate) mod events;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod server;
 pub mod webhook;
 pub mod wire;

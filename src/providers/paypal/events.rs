@@ -70,6 +70,11 @@ impl VerifiedPaypalEvent {
     }
 }
 
+/// Parent ids kept per event. PayPal names three related ids and an `up` link at most; each
+/// parent costs two indexed lookups, so a body with thousands of links must not cost
+/// thousands of queries.
+pub(super) const MAX_PARENTS: usize = 8;
+
 /// Decodes the verified `body`; `Err` is a 400 (signed, but not an event).
 pub(super) fn parse(
     merchant: &MerchantId,
@@ -82,16 +87,21 @@ pub(super) fn parse(
     }
     let r = &envelope.resource;
     let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-    let mut parents = Vec::new();
+    let mut parents: Vec<String> = Vec::new();
+    let mut add_parent = |id: &str| {
+        if parents.len() < MAX_PARENTS && !parents.iter().any(|p| p == id) {
+            parents.push(id.to_owned());
+        }
+    };
     if let Some(related) = r.pointer("/supplementary_data/related_ids") {
         for key in ["authorization_id", "capture_id", "order_id"] {
-            if let Some(id) = related.get(key).and_then(text) {
-                parents.push(id);
+            if let Some(id) = related.get(key).and_then(|v| v.as_str()) {
+                add_parent(id);
             }
         }
     }
-    if let Some(id) = r.get("order_id").and_then(text) {
-        parents.push(id);
+    if let Some(id) = r.get("order_id").and_then(|v| v.as_str()) {
+        add_parent(id);
     }
     if let Some(links) = r.get("links").and_then(|l| l.as_array()) {
         for link in links {
@@ -101,7 +111,7 @@ pub(super) fn parse(
                     .and_then(|v| v.as_str())
                     .and_then(convert::id_from_link)
             {
-                parents.push(id.to_owned());
+                add_parent(id);
             }
         }
     }

@@ -7,9 +7,12 @@
 mod adapter;
 pub mod auth;
 pub mod cert;
+mod cert_cache;
 mod client;
 pub mod convert;
 pub mod events;
+#[cfg(test)]
+mod fuzz_tests;
 mod outcomes;
 mod refund;
 mod verifier;

@@ -1,18 +1,27 @@
 //! The per-merchant webhook verifier: `certificate` mode checks the signature offline with the
-//! certificate at `PAYPAL-CERT-URL` (allow-listed, fetched once per URL, cached); `api` mode asks
-//! PayPal's verify-webhook-signature with the raw body spliced in byte for byte.
+//! certificate at `PAYPAL-CERT-URL` (allow-listed, fetched once per URL, cached once it has
+//! verified a signature; see `cert_cache.rs`); `api` mode asks PayPal's
+//! verify-webhook-signature with the raw body spliced in byte for byte.
 
 use super::cert::{self, Environment, TrustStore};
+use super::cert_cache::{CertCache, Miss};
 use super::client::{CallError, PaypalApi, decode};
 use super::webhook::{self, SignatureError, Transmission};
 use super::wire::VerifyReply;
 use crate::config::PaypalVerification;
 use rustls_pki_types::CertificateDer;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::num::NonZeroUsize;
 
 /// Certificates rotate about yearly, each under a new URL: a handful of entries is plenty.
-const CACHE_ENTRIES: usize = 16;
+const CACHE_ENTRIES: NonZeroUsize = match NonZeroUsize::new(16) {
+    Some(n) => n,
+    None => NonZeroUsize::MIN,
+};
+/// Certificate URLs fetched per minute and merchant. PayPal signs with one certificate at a
+/// time (two around a rotation), so a real merchant needs one or two fetches after a start;
+/// ten leaves room for retries of failed fetches while a flood of bogus URLs costs PayPal,
+/// and us, at most ten requests a minute.
+const FETCHES_PER_MINUTE: u32 = 10;
 
 /// Why a delivery was not verified.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +32,10 @@ pub enum VerifyFailure {
     /// paygate could not check (certificate fetch, postback down): 5xx so PayPal retries.
     #[error("verification unavailable: {0}")]
     Unavailable(String),
+    /// The certificate is not cached and this minute's fetches are spent (a flood of
+    /// deliveries naming new certificate URLs): 503 so PayPal retries later.
+    #[error("certificate fetches are over their per-minute limit")]
+    Throttled,
 }
 
 pub struct Verifier {
@@ -33,9 +46,7 @@ pub struct Verifier {
     env: Environment,
     extra_origins: Vec<reqwest::Url>,
     trust: TrustStore,
-    certs: Mutex<HashMap<String, CertificateDer<'static>>>,
-    /// Serialises first fetches, so concurrent first uses of a URL cost one fetch.
-    fetching: tokio::sync::Mutex<()>,
+    certs: CertCache,
 }
 
 pub struct VerifierConfig {
@@ -56,8 +67,7 @@ impl Verifier {
             env: c.env,
             extra_origins: c.extra_origins,
             trust: TrustStore::new(&c.extra_roots_pem)?,
-            certs: Mutex::new(HashMap::new()),
-            fetching: tokio::sync::Mutex::new(()),
+            certs: CertCache::new(CACHE_ENTRIES, FETCHES_PER_MINUTE),
         })
     }
 
@@ -86,12 +96,16 @@ impl Verifier {
     ) -> Result<(), VerifyFailure> {
         let url = cert::check_url(&t.cert_url, self.env, &self.extra_origins)
             .map_err(SignatureError::from)?;
-        let leaf = self.certificate(api, url).await?;
+        let key = url.as_str().to_owned();
+        let (leaf, cached) = match self.certs.verified(&key) {
+            Some(leaf) => (leaf, true),
+            None => (self.fetch(api, url).await?, false),
+        };
         let at = cert::unix_time(now_unix).map_err(SignatureError::from)?;
         let names = webhook::names_for(self.env);
         let first =
             webhook::verify_with_cert(t, &self.webhook_id, body, &leaf, &self.trust, at, &names);
-        match first {
+        let verified = match first {
             Ok(_) => Ok(()),
             Err(_) if self.accept_simulator => webhook::verify_with_cert(
                 t,
@@ -105,41 +119,33 @@ impl Verifier {
             .map(|_| ())
             .map_err(VerifyFailure::from),
             Err(e) => Err(e.into()),
+        };
+        if verified.is_ok() && !cached {
+            self.certs.remember(&key, leaf);
         }
+        verified
     }
 
-    /// The cached certificate for `url`, or one fetch of it. Only allow-listed URLs get here.
-    async fn certificate(
+    /// One fetch of `url`, shared with concurrent deliveries naming it. Only allow-listed
+    /// URLs get here.
+    async fn fetch(
         &self,
         api: &PaypalApi,
         url: reqwest::Url,
     ) -> Result<CertificateDer<'static>, VerifyFailure> {
         let key = url.as_str().to_owned();
-        if let Some(found) = self.cached(&key) {
-            return Ok(found);
-        }
-        let _one_fetch = self.fetching.lock().await;
-        if let Some(found) = self.cached(&key) {
-            return Ok(found);
-        }
-        let pem = api
-            .fetch_cert(url)
+        let fetch = || async {
+            let pem = api.fetch_cert(url).await?;
+            // A body that is not one certificate is PayPal's (or a proxy's) fault: retry later.
+            cert::leaf_from_pem(&pem).map_err(|e| format!("certificate body: {e}"))
+        };
+        self.certs
+            .fetch(&key, fetch)
             .await
-            .map_err(VerifyFailure::Unavailable)?;
-        // A body that is not one certificate is PayPal's (or a proxy's) fault: retry later.
-        let leaf = cert::leaf_from_pem(&pem)
-            .map_err(|e| VerifyFailure::Unavailable(format!("certificate body: {e}")))?;
-        if let Ok(mut certs) = self.certs.lock() {
-            if certs.len() >= CACHE_ENTRIES {
-                certs.clear();
-            }
-            certs.insert(key, leaf.clone());
-        }
-        Ok(leaf)
-    }
-
-    fn cached(&self, url: &str) -> Option<CertificateDer<'static>> {
-        self.certs.lock().ok()?.get(url).cloned()
+            .map_err(|miss| match miss {
+                Miss::Throttled => VerifyFailure::Throttled,
+                Miss::Failed(reason) => VerifyFailure::Unavailable(reason),
+            })
     }
 
     /// The postback (§8.2): the JSON is built around the raw body, never re-serialised.

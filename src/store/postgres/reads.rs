@@ -8,6 +8,11 @@ use crate::store::{DueOperation, StoreError, StoredEvent};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
+/// The payment one of whose operations the provider knows by a reference.
+pub(in crate::store) const BY_OPERATION_REFERENCE: &str = "SELECT p.doc FROM operation_references r \
+     JOIN payments p ON p.id = r.payment_id \
+     WHERE r.merchant_id = $1 AND r.provider = $2 AND r.reference = $3 LIMIT 1";
+
 impl PostgresStore {
     pub(in crate::store) async fn payment(
         &self,
@@ -90,26 +95,20 @@ impl PostgresStore {
         rows.iter().map(due_operation).collect()
     }
 
-    /// Looks inside the payment documents, as SQLite does (operation references have no column
-    /// of their own): a scan of the merchant's payments of this provider.
+    /// By the `operation_references` key (written with each payment document), so a webhook
+    /// costs one index probe however many payments the merchant has.
     pub(in crate::store) async fn payment_by_operation_reference(
         &self,
         merchant: &MerchantId,
         provider: ProviderKind,
         reference: &str,
     ) -> Result<Option<Payment>, StoreError> {
-        let row = sqlx::query(
-            "SELECT p.doc FROM payments p, jsonb_array_elements(p.doc::jsonb -> 'operations') o \
-             WHERE p.merchant_id = $1 AND p.provider = $2 \
-             AND (o ->> 'provider_reference' = $3 \
-                  OR ',' || (o ->> 'provider_reference') || ',' LIKE '%,' || $3 || ',%') \
-             LIMIT 1",
-        )
-        .bind(merchant.as_str())
-        .bind(provider.as_str())
-        .bind(reference)
-        .fetch_optional(&self.inner.pool)
-        .await?;
+        let row = sqlx::query(BY_OPERATION_REFERENCE)
+            .bind(merchant.as_str())
+            .bind(provider.as_str())
+            .bind(reference)
+            .fetch_optional(&self.inner.pool)
+            .await?;
         match row {
             Some(row) => Ok(Some(serde_json::from_str(row.try_get::<&str, _>(0)?)?)),
             None => Ok(None),

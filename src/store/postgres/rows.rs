@@ -2,6 +2,7 @@
 
 use super::jobs::JobError;
 use crate::domain::{Operation, OperationId, Payment, PaymentId, Timestamp};
+use crate::store::references::operation_references;
 use crate::store::{KeyClaim, StoreError};
 use sqlx::{PgConnection, Row};
 
@@ -123,16 +124,21 @@ pub(super) async fn save(
     Ok(doc)
 }
 
-/// The update of a payment at a given version (`p`, its id when it matched) and of one of
-/// its operations (`o`, only if `p` matched). Parameters `$1`–`$15`, bound by [`bind_update`].
+/// The update of a payment at a given version (`p`, its id when it matched), of one of its
+/// operations (`o`) and of its operation references (`r`, the ones not recorded yet), the
+/// last two only if `p` matched. Parameters `$1`–`$16`, bound by [`bind_update`].
 macro_rules! update_cte {
     () => {
         "p AS (UPDATE payments SET status = $1, captured = $2, refunded = $3, provider_reference = $4, \
-         doc = $5, version = version + 1, updated_at = $6 WHERE id = $7::uuid AND version = $8 RETURNING id), \
+         doc = $5, version = version + 1, updated_at = $6 WHERE id = $7::uuid AND version = $8 \
+         RETURNING id, merchant_id, provider), \
          o AS (INSERT INTO operations (id, payment_id, kind, status, amount, provider_key, created_at, updated_at) \
          SELECT $9::uuid, p.id, $10, $11, $12, $13, $14, $15 FROM p \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at \
-         WHERE operations.status <> excluded.status)"
+         WHERE operations.status <> excluded.status), \
+         r AS (INSERT INTO operation_references (merchant_id, provider, reference, payment_id) \
+         SELECT p.merchant_id, p.provider, ref, p.id FROM p, unnest($16::text[]) AS ref \
+         ON CONFLICT DO NOTHING)"
     };
 }
 use update_cte;
@@ -162,6 +168,7 @@ fn bind_update<'q>(
         .bind(op.id.provider_key())
         .bind(op.created_at.micros())
         .bind(op.updated_at.micros())
+        .bind(operation_references(p))
 }
 
 fn operation(p: &Payment, id: OperationId) -> Result<&Operation, JobError> {
@@ -200,7 +207,7 @@ pub(super) async fn save_settled(
         ", k AS (UPDATE idempotency_keys SET response = $5 \
          WHERE operation_id = $9::uuid AND response IS NULL AND EXISTS (SELECT 1 FROM p)), \
          e AS (INSERT INTO events (merchant_id, payment_id, type, payment, occurred_at) \
-         SELECT $17, p.id, $18, $5, $19 FROM p WHERE $16 RETURNING id, merchant_id, occurred_at), \
+         SELECT $18, p.id, $19, $5, $20 FROM p WHERE $17 RETURNING id, merchant_id, occurred_at), \
          q AS (INSERT INTO events_to_number (event_id, merchant_id, occurred_at) SELECT * FROM e) \
          SELECT (SELECT COUNT(*) FROM p), EXISTS (SELECT 1 FROM parked_events \
          WHERE payment_id = $7::uuid AND resolved_at IS NULL)"

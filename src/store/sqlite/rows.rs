@@ -4,6 +4,7 @@
 use super::jobs::JobError;
 use crate::domain::{OperationId, Payment, PaymentId, Timestamp};
 use crate::store::StoreError;
+use crate::store::references::operation_references;
 use sqlx::{Row, SqliteConnection};
 
 pub(super) async fn load(
@@ -77,7 +78,28 @@ pub(super) async fn save(
         }
     }
     upsert_operation(conn, p, changed).await?;
+    save_references(conn, p).await?;
     Ok(doc)
+}
+
+/// Records the payment's operation references (`operation_references`); those already there
+/// are kept, so this writes only the ones the change added.
+async fn save_references(conn: &mut SqliteConnection, p: &Payment) -> Result<(), JobError> {
+    let refs = operation_references(p);
+    if refs.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT OR IGNORE INTO operation_references (merchant_id, provider, reference, payment_id) \
+         SELECT ?, ?, value, ? FROM json_each(?)",
+    )
+    .bind(p.merchant.as_str())
+    .bind(p.provider.as_str())
+    .bind(p.id.to_string())
+    .bind(serde_json::to_string(&refs)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Writes one operation's row (the reconciler's index), inserting it or updating its status.
