@@ -22,7 +22,10 @@ pub use external::{ExternalOperation, ExternalSource, Fit, ParkReason};
 pub use ids::{IdError, IdempotencyKey, MerchantId, OperationId, PaymentId};
 pub use money::{Money, MoneyError};
 pub use operation::{Failure, Operation, OperationKind, OperationStatus};
-pub use payment::{Abandoned, CaptureMode, NextAction, Outcome, Payment, PaymentStatus, Refusal};
+pub use payment::{
+    Abandoned, CaptureMode, KEPT_FAILED_ATTEMPTS, NextAction, Outcome, Payment, PaymentStatus,
+    Refusal,
+};
 pub use provider::{Capabilities, ProviderKind, UnknownProvider};
 pub use refund_parts::RefundPart;
 pub use timestamp::Timestamp;

@@ -14,6 +14,7 @@ mod helpers;
 mod logs;
 
 mod auth;
+mod bounded_history;
 mod card_data;
 mod check_config;
 mod checkout_expiry;
