@@ -117,12 +117,30 @@ def check_dashboards(docs: dict[pathlib.Path, list]) -> None:
             fail(path, "panel ids are not unique")
 
 
+def check_no_open_api() -> None:
+    """paygate refuses an API without keys on a non-loopback address unless
+    PAYGATE_DEV_ALLOW_REMOTE=1; a deploy file that set it would undo that for every user."""
+    for path in sorted(DEPLOY.rglob("*")):
+        if not path.is_file():
+            continue
+        lines = path.read_text(errors="replace").splitlines()
+        # Comments may explain the switch (the Dockerfile does); no line may set it.
+        if any("PAYGATE_DEV_ALLOW_REMOTE" in line.split("#", 1)[0] for line in lines):
+            fail(path, "sets PAYGATE_DEV_ALLOW_REMOTE; the image must not serve without API keys by default")
+    for path in sorted(DEPLOY.glob("config/*.toml")):
+        server = tomllib.loads(path.read_text()).get("server", {})
+        addr = server.get("grpc_addr", "127.0.0.1:50051")
+        if server.get("require_auth") is False and not addr.startswith(("127.", "[::1]")):
+            fail(path, f"require_auth = false on {addr}: paygate refuses it without PAYGATE_DEV_ALLOW_REMOTE")
+
+
 def main() -> int:
     docs = load_all()
     check_k8s(docs)
     check_configmap_matches_production(docs)
     check_compose(docs)
     check_dashboards(docs)
+    check_no_open_api()
     for error in errors:
         print(error, file=sys.stderr)
     if errors:

@@ -1,7 +1,7 @@
 //! `AppError`: what use cases return. Each variant answers "what should the caller do next";
 //! `grpc/status.rs` maps it to a gRPC code and a DESIGN.md §2.1 reason in one place.
 
-use crate::domain::{ProviderKind, Refusal};
+use crate::domain::{CardDataFound, ProviderKind, Refusal};
 use crate::store::StoreError;
 
 /// One bad request field, as reported in `google.rpc.BadRequest`.
@@ -9,7 +9,8 @@ use crate::store::StoreError;
 pub struct FieldViolation {
     pub field: String,
     pub description: String,
-    /// The DESIGN.md reason this violation stands for (INVALID_AMOUNT, UNSUPPORTED_CURRENCY...).
+    /// The DESIGN.md reason this violation stands for (INVALID_AMOUNT, UNSUPPORTED_CURRENCY,
+    /// CARD_DATA_NOT_ALLOWED...).
     pub reason: &'static str,
 }
 
@@ -110,6 +111,24 @@ pub enum AppError {
     Unauthenticated,
     #[error("internal error")]
     Internal(String),
+}
+
+/// The reason of a card number found in caller text (README "Card numbers and caller text").
+pub const CARD_DATA_NOT_ALLOWED: &str = "CARD_DATA_NOT_ALLOWED";
+
+impl From<CardDataFound> for AppError {
+    /// One violation per field; the description never repeats the text.
+    fn from(found: CardDataFound) -> Self {
+        let mut bad = FieldViolations::default();
+        for field in &found.fields {
+            bad.add(
+                field,
+                CARD_DATA_NOT_ALLOWED,
+                "holds a card number (13-19 digits that pass the Luhn check); paygate never takes card data: send the provider's token instead",
+            );
+        }
+        Self::Invalid(bad)
+    }
 }
 
 impl From<StoreError> for AppError {

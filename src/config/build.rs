@@ -4,7 +4,7 @@
 use super::merchants::merchants;
 use super::raw::{RawFile, RawServer};
 use super::values::{
-    at_least_one, database_url, http_url, log_filter, log_format, problem, socket_addr,
+    at_least_one, database_url, http_url, log_filter, log_format, problem, socket_addr, switch,
 };
 use super::{
     ConfigError, DatabaseSettings, IdempotencySettings, LogFormat, LogSettings, Problem,
@@ -64,6 +64,7 @@ pub(super) struct Overrides {
     database_url: Option<String>,
     log_filter: Option<String>,
     log_format: Option<LogFormat>,
+    dev_allow_remote: Option<bool>,
 }
 
 impl Overrides {
@@ -76,6 +77,8 @@ impl Overrides {
                 .and_then(|(k, v)| p.check(database_url(k, v))),
             log_filter: var("PAYGATE_LOG").and_then(|(k, v)| p.check(log_filter(k, v))),
             log_format: var("PAYGATE_LOG_FORMAT").and_then(|(k, v)| p.check(log_format(k, &v))),
+            dev_allow_remote: var("PAYGATE_DEV_ALLOW_REMOTE")
+                .and_then(|(k, v)| p.check(switch(k, &v))),
         }
     }
 
@@ -94,6 +97,9 @@ impl Overrides {
         }
         if let Some(format) = self.log_format {
             settings.log.format = format;
+        }
+        if let Some(allow) = self.dev_allow_remote {
+            settings.server.allow_remote_without_auth = allow;
         }
     }
 }
@@ -194,6 +200,7 @@ fn server(raw: RawServer, p: &mut Problems) -> Option<ServerSettings> {
         http_addr: http_addr?,
         public_base_url: built(public_base_url)?,
         require_auth: raw.require_auth.unwrap_or(true),
+        allow_remote_without_auth: false,
         max_message_bytes: max_message_bytes?,
         webhook_body_limit: webhook_body_limit?,
         max_concurrent_requests: max_concurrent_requests?,

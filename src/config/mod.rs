@@ -51,6 +51,9 @@ pub struct ServerSettings {
     /// Base of the callback and return URLs handed to providers; always ends with `/` so `join` appends.
     pub public_base_url: Option<reqwest::Url>,
     pub require_auth: bool,
+    /// `PAYGATE_DEV_ALLOW_REMOTE=1`: serve the API without authentication on an address other
+    /// than loopback. Without it such settings are refused (see [`Settings::check_runnable`]).
+    pub allow_remote_without_auth: bool,
     /// gRPC decode limit.
     pub max_message_bytes: usize,
     pub webhook_body_limit: usize,
@@ -413,6 +416,7 @@ impl Settings {
                 http_addr: SocketAddr::new(loopback, DEFAULT_HTTP_PORT),
                 public_base_url: None,
                 require_auth: false,
+                allow_remote_without_auth: false,
                 max_message_bytes: build::DEFAULT_MAX_MESSAGE_BYTES,
                 webhook_body_limit: build::DEFAULT_WEBHOOK_BODY_LIMIT,
                 max_concurrent_requests: build::DEFAULT_MAX_CONCURRENT_REQUESTS,
@@ -449,13 +453,38 @@ impl Settings {
         warnings::warnings(self)
     }
 
-    /// Refuses what no config file may ask for but settings built in code could: without
-    /// authentication every caller acts as one merchant, so more than one cannot be served.
+    /// Refuses what no config file may ask for but settings built in code or env overrides
+    /// could: without authentication every caller acts as one merchant, so more than one cannot
+    /// be served; and an API without authentication listens only on loopback unless
+    /// `PAYGATE_DEV_ALLOW_REMOTE=1` says otherwise (the container image sets
+    /// `PAYGATE_GRPC_ADDR=0.0.0.0:50051`, which would otherwise open development mode to the
+    /// network).
     pub fn check_runnable(&self) -> Result<(), Problem> {
-        match open_access_problem(self.server.require_auth, self.merchants.len()) {
-            Some(problem) => Err(problem),
-            None => Ok(()),
+        if let Some(problem) = open_access_problem(self.server.require_auth, self.merchants.len()) {
+            return Err(problem);
         }
+        let server = &self.server;
+        if !server.require_auth
+            && !server.grpc_addr.ip().is_loopback()
+            && !server.allow_remote_without_auth
+        {
+            let mode = if self.dev_mode {
+                "development mode (no config file) has no API keys"
+            } else {
+                "server.require_auth is false"
+            };
+            return Err(Problem {
+                key: "server.grpc_addr".to_owned(),
+                message: format!(
+                    "is {}, not a loopback address, and {mode}: anyone who can reach the port \
+                     would act as the merchant. Listen on 127.0.0.1, give a config file with \
+                     require_auth = true, or set PAYGATE_DEV_ALLOW_REMOTE=1 to accept callers \
+                     from elsewhere without a key",
+                    server.grpc_addr
+                ),
+            });
+        }
+        Ok(())
     }
 
     pub fn merchant(&self, id: &MerchantId) -> Option<&MerchantSettings> {

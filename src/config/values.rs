@@ -123,3 +123,15 @@ pub(super) fn at_least_one<T: PartialOrd + From<u8>>(key: &str, value: T) -> Res
         Err(problem(key, "must be at least 1".to_owned()))
     }
 }
+
+/// An on/off environment switch: `1`/`true` or `0`/`false`.
+pub(super) fn switch(key: &str, text: &str) -> Result<bool, Problem> {
+    match text {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        other => Err(problem(
+            key,
+            format!("must be 1 or 0 (true or false), got {other:?}"),
+        )),
+    }
+}

@@ -69,6 +69,7 @@ impl AuthorizeCommand {
             cancel_url: self.cancel_url.clone(),
             authorization_expires_at: None,
             operations: vec![auth],
+            earlier_failed_attempts: 0,
             created_at: now,
             updated_at: now,
         }

@@ -182,8 +182,13 @@ pub struct Payment {
     /// after it is refused. Absent in documents written before it existed.
     #[serde(default)]
     pub authorization_expires_at: Option<Timestamp>,
-    /// Full history, oldest first.
+    /// History, oldest first: every operation, except failed or declined captures, voids and
+    /// refunds beyond the last [`KEPT_FAILED_ATTEMPTS`] (see `earlier_failed_attempts`).
     pub operations: Vec<Operation>,
+    /// Failed or declined captures, voids and refunds dropped from `operations`, oldest first.
+    /// Their rows stay in the operations table; absent (0) in documents written before.
+    #[serde(default, skip_serializing_if = "history::is_zero")]
+    pub earlier_failed_attempts: u64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -323,6 +328,9 @@ impl Payment {
         }
         self.status = self.derive_status();
         self.updated_at = now;
+        if kind != OperationKind::Authorize {
+            self.forget_old_failed_attempts(op_id);
+        }
         true
     }
 
@@ -466,6 +474,10 @@ impl Payment {
 
 #[path = "payment_begin.rs"]
 mod begin;
+
+#[path = "payment_history.rs"]
+mod history;
+pub use history::KEPT_FAILED_ATTEMPTS;
 
 #[cfg(test)]
 #[path = "payment_tests.rs"]

@@ -337,3 +337,68 @@ fn a_declined_authorization_reopens_for_a_later_success_and_only_then() {
     assert!(!p.reopen_declined_authorization(id, t()));
     assert_eq!(p.status, PaymentStatus::Authorized);
 }
+
+#[test]
+fn failed_attempts_beyond_the_last_ten_are_counted_not_kept() {
+    let mut p = authorized(10_000);
+    let size_after = |p: &Payment| serde_json::to_string(p).unwrap().len();
+    let mut sizes = Vec::new();
+    for n in 0..40 {
+        let kind = if n % 2 == 0 {
+            OperationKind::Capture
+        } else {
+            OperationKind::Void
+        };
+        let amount = (kind == OperationKind::Capture).then(|| mad(1_000));
+        let op = p.begin(kind, amount, false, "", ALL, t()).unwrap();
+        let id = op.id;
+        p.operations.push(op);
+        let failure = Failure::new("provider_rejected", "the processor refused");
+        let outcome = if n % 3 == 0 {
+            Outcome::Declined(failure)
+        } else {
+            Outcome::Failed(failure)
+        };
+        assert!(p.settle(id, outcome, t()));
+        assert!(
+            p.operation(id).is_some(),
+            "the attempt just settled is kept"
+        );
+        sizes.push(size_after(&p));
+    }
+    assert_eq!(p.operations.len(), 1 + KEPT_FAILED_ATTEMPTS);
+    assert_eq!(p.earlier_failed_attempts, 30);
+    assert_eq!(p.operations[0].kind, OperationKind::Authorize);
+    assert_eq!(p.status, PaymentStatus::Authorized);
+    assert_eq!(p.capturable(), 10_000, "failed attempts hold nothing");
+    // Once the count appears, the document stops growing: its size varies only with which
+    // ten are kept (capture or void, failed or declined) and the count's digits.
+    let after = &sizes[KEPT_FAILED_ATTEMPTS..];
+    let (low, high) = (after.iter().min().unwrap(), after.iter().max().unwrap());
+    assert!(high - low <= 8, "{sizes:?}");
+
+    // A success still lands, and the count survives a round trip through the store's JSON.
+    let op = p
+        .begin(
+            OperationKind::Capture,
+            Some(mad(1_000)),
+            false,
+            "",
+            ALL,
+            t(),
+        )
+        .unwrap();
+    let id = op.id;
+    p.operations.push(op);
+    assert!(p.settle(
+        id,
+        Outcome::Succeeded {
+            provider_reference: Some("cap_1".into()),
+            expires_at: None
+        },
+        t()
+    ));
+    assert_eq!(p.captured, 1_000);
+    let back: Payment = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+    assert_eq!(back, p);
+}

@@ -1,6 +1,7 @@
 //! Conversions at the gRPC edge: requests → validated commands (every bad field reported at
 //! once), domain payments → proto messages. Nothing below `grpc/` sees a proto type.
 
+use super::caller_text::refuse_card_data;
 use super::proto as pb;
 use crate::domain::{
     Address, AuthorizeCommand, CaptureCommand, CaptureMode, Currency, Customer, Failure,
@@ -103,6 +104,7 @@ impl TryFrom<pb::AuthorizeRequest> for AuthorizeCommand {
     type Error = AppError;
 
     fn try_from(req: pb::AuthorizeRequest) -> Result<Self, AppError> {
+        refuse_card_data(&req)?;
         let mut bad = FieldViolations::default();
         let key = bad.key(&req.idempotency_key);
         let provider = bad.check(
@@ -212,6 +214,7 @@ impl TryFrom<pb::CaptureRequest> for CaptureCommand {
     type Error = AppError;
 
     fn try_from(req: pb::CaptureRequest) -> Result<Self, AppError> {
+        refuse_card_data(&req)?;
         let mut bad = FieldViolations::default();
         let key = bad.key(&req.idempotency_key);
         let payment_id = bad.payment_id(&req.payment_id);
@@ -232,6 +235,7 @@ impl TryFrom<pb::VoidRequest> for VoidCommand {
     type Error = AppError;
 
     fn try_from(req: pb::VoidRequest) -> Result<Self, AppError> {
+        refuse_card_data(&req)?;
         let mut bad = FieldViolations::default();
         let key = bad.key(&req.idempotency_key);
         let payment_id = bad.payment_id(&req.payment_id);
@@ -246,6 +250,7 @@ impl TryFrom<pb::RefundRequest> for RefundCommand {
     type Error = AppError;
 
     fn try_from(req: pb::RefundRequest) -> Result<Self, AppError> {
+        refuse_card_data(&req)?;
         let mut bad = FieldViolations::default();
         let key = bad.key(&req.idempotency_key);
         let payment_id = bad.payment_id(&req.payment_id);
@@ -263,9 +268,10 @@ impl TryFrom<pb::RefundRequest> for RefundCommand {
     }
 }
 
-pub fn payment_id(text: &str) -> Result<PaymentId, AppError> {
+pub fn payment_id(req: &pb::GetPaymentRequest) -> Result<PaymentId, AppError> {
+    refuse_card_data(req)?;
     let mut bad = FieldViolations::default();
-    let id = bad.payment_id(text);
+    let id = bad.payment_id(&req.payment_id);
     id.ok_or(AppError::Invalid(bad))
 }
 
@@ -273,6 +279,7 @@ impl TryFrom<pb::ListPaymentsRequest> for ListQuery {
     type Error = AppError;
 
     fn try_from(req: pb::ListPaymentsRequest) -> Result<Self, AppError> {
+        refuse_card_data(&req)?;
         let mut bad = FieldViolations::default();
         let status = match pb::PaymentStatus::try_from(req.status) {
             Ok(pb::PaymentStatus::Unspecified) => None,
@@ -439,8 +446,9 @@ impl From<Payment> for pb::Payment {
 }
 
 /// `after_sequence` as the store counts it; values past i64 cannot exist in the log.
-pub fn sequence(after: u64) -> Result<i64, AppError> {
-    i64::try_from(after).map_err(|_| {
+pub fn sequence(req: &pb::WatchEventsRequest) -> Result<i64, AppError> {
+    refuse_card_data(req)?;
+    i64::try_from(req.after_sequence).map_err(|_| {
         let mut bad = FieldViolations::default();
         bad.add(
             "after_sequence",

@@ -3,6 +3,7 @@
 //! only in `status.rs`, and every call is counted with its final code.
 
 pub mod auth;
+pub mod caller_text;
 pub mod convert;
 pub mod layers;
 pub mod proto;
@@ -137,7 +138,7 @@ impl pb::payment_gateway_server::PaymentGateway for Api {
         let started = Instant::now();
         let result = async {
             let merchant = self.auth.merchant(req.metadata())?;
-            let id = convert::payment_id(&req.into_inner().payment_id)?;
+            let id = convert::payment_id(req.get_ref())?;
             Ok(self.service.get(&merchant, id).await?.into())
         }
         .await;
@@ -172,7 +173,7 @@ impl pb::payment_gateway_server::PaymentGateway for Api {
         let started = Instant::now();
         let opened = async {
             let merchant = self.auth.merchant(req.metadata())?;
-            let after = convert::sequence(req.get_ref().after_sequence)?;
+            let after = convert::sequence(req.get_ref())?;
             self.service.watch_events(merchant, after).await
         }
         .await;

@@ -3,10 +3,14 @@
 //! re-parked for another reason, or finally taken. The SQL lives in each backend's `external.rs`.
 
 use super::StoreError;
-use crate::domain::{ExternalOperation, ExternalSource, Money, ParkReason, Payment, ProviderKind};
+use crate::domain::{
+    ExternalOperation, ExternalSource, MerchantId, Money, ParkReason, Payment, ProviderKind,
+};
 
 /// One unresolved row of `parked_events`, decoded against its payment.
 pub(super) struct Parked {
+    /// The payment's merchant: event ids are unique per (merchant, provider).
+    pub merchant: MerchantId,
     pub provider: ProviderKind,
     pub event_id: String,
     pub operation: ExternalOperation,
@@ -31,6 +35,7 @@ impl Parked {
             .transpose()
             .map_err(|_| corrupt("amount"))?;
         Ok(Self {
+            merchant: payment.merchant.clone(),
             provider: provider.parse().map_err(|_| corrupt("provider"))?,
             operation: ExternalOperation {
                 source: ExternalSource::parse(source).ok_or_else(|| corrupt("source"))?,

@@ -130,3 +130,39 @@ fn check_config_prints_warnings_and_counts_them() {
         "{stdout}"
     );
 }
+
+/// What `docker run paygate` does: no config file (development mode, no API keys) and the
+/// image's `PAYGATE_GRPC_ADDR=0.0.0.0:…`. It must refuse to serve, unless told to.
+#[test]
+fn development_mode_on_every_interface_is_refused_without_the_opt_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paygate"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("PAYGATE_CONFIG")
+        .env_remove("PAYGATE_DEV_ALLOW_REMOTE")
+        .env("PAYGATE_GRPC_ADDR", "0.0.0.0:0")
+        .env("PAYGATE_HTTP_ADDR", "127.0.0.1:0")
+        .env("PAYGATE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running paygate");
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("development mode served on 0.0.0.0 without PAYGATE_DEV_ALLOW_REMOTE");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("server.grpc_addr"), "{stderr}");
+    assert!(stderr.contains("PAYGATE_DEV_ALLOW_REMOTE=1"), "{stderr}");
+    assert!(
+        !dir.path().join("paygate.db").exists(),
+        "refused before opening the database"
+    );
+}

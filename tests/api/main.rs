@@ -14,7 +14,9 @@ mod helpers;
 mod logs;
 
 mod auth;
+mod bounded_history;
 mod browser;
+mod card_data;
 mod check_config;
 mod checkout_expiry;
 mod cmi;

@@ -65,6 +65,7 @@ contract! {
     events::events_are_scoped_to_their_merchant,
     webhooks::concurrent_deliveries_of_one_event_apply_once,
     webhooks::late_webhooks_are_recorded_and_ignored,
+    webhooks::one_event_id_is_taken_once_per_merchant,
     parked::a_parked_reversal_is_applied_once_when_the_open_refund_settles,
     parked::a_parked_event_is_tried_again_on_every_change_of_its_payment,
     parked::abandoning_the_open_refund_lets_a_parked_reversal_in,

@@ -1,7 +1,11 @@
-//! Webhook events: deduplicated by (provider, event id) in the transaction that applies them.
+//! Webhook events: deduplicated by (merchant, provider, event id) in the transaction that
+//! applies them.
 
 use crate::harness::*;
-use paygate::domain::{Failure, MerchantId, Outcome, PaymentStatus, ProviderKind, Timestamp};
+use paygate::domain::{
+    ExternalOperation, ExternalSource, Failure, MerchantId, Outcome, PaymentStatus, ProviderKind,
+    Timestamp,
+};
 use paygate::store::{StoreError, WebhookWritten, Write, Written};
 
 fn webhook(
@@ -95,4 +99,60 @@ pub async fn late_webhooks_are_recorded_and_ignored(db: &Db) {
         .write(webhook("evt_x", &souk, p.id, op, ok()))
         .await;
     assert!(matches!(other, Err(StoreError::NotFound)), "{other:?}");
+}
+
+/// Event ids are unique per provider account, and each merchant has its own: the same id
+/// arriving for two merchants is two events, applied (or parked) once for each.
+pub async fn one_event_id_is_taken_once_per_merchant(db: &Db) {
+    let atlas = merchant();
+    let souk = MerchantId::parse("souk").unwrap();
+    let (pa, opa) = started(open_payment(&db.store, &atlas, "wh-atlas", 700).await);
+    let (ps, ops) = started(open_payment(&db.store, &souk, "wh-souk", 700).await);
+    for (m, p, op) in [(&atlas, pa.id, opa), (&souk, ps.id, ops)] {
+        let first = db
+            .store
+            .write(webhook("evt_same", m, p, op, ok()))
+            .await
+            .unwrap();
+        assert!(
+            matches!(first, Written::Webhook(WebhookWritten::Applied(_))),
+            "{m}: {first:?}"
+        );
+        assert_eq!(
+            db.store.payment(m, p).await.unwrap().status,
+            PaymentStatus::Authorized
+        );
+        let again = db
+            .store
+            .write(webhook("evt_same", m, p, op, ok()))
+            .await
+            .unwrap();
+        assert!(
+            matches!(again, Written::Webhook(WebhookWritten::Duplicate)),
+            "{m}: {again:?}"
+        );
+    }
+
+    // Parked the same way: a refund reported while each merchant's payment is still PENDING.
+    let (qa, _) = started(open_payment(&db.store, &atlas, "wh-atlas-2", 700).await);
+    let (qs, _) = started(open_payment(&db.store, &souk, "wh-souk-2", 700).await);
+    for (m, q) in [(&atlas, qa.id), (&souk, qs.id)] {
+        let job = Write::ApplyExternalOperation {
+            provider: ProviderKind::Mock,
+            event_id: "evt_refund".to_owned(),
+            merchant: m.clone(),
+            payment_id: q,
+            operation: ExternalOperation {
+                source: ExternalSource::Refund,
+                amount: Some(mad(100)),
+                provider_reference: "re_1".to_owned(),
+            },
+            now: Timestamp::now(),
+        };
+        let parked = db.store.write(job).await.unwrap();
+        assert!(
+            matches!(parked, Written::Webhook(WebhookWritten::Parked(_))),
+            "{m}: {parked:?}"
+        );
+    }
 }

@@ -261,3 +261,44 @@ fn secrets_never_print() {
         "{err}"
     );
 }
+
+/// The container image sets `PAYGATE_GRPC_ADDR=0.0.0.0:50051`: run with no config file, that
+/// must not open development mode (no API keys) to the network without an explicit opt-in.
+#[test]
+fn an_api_without_keys_beyond_loopback_needs_an_explicit_opt_in() {
+    let image = [("PAYGATE_GRPC_ADDR", "0.0.0.0:50051")];
+    let dev = Settings::load_with_env(None, &env_of(&image)).expect("loads");
+    assert!(dev.dev_mode);
+    let problem = dev.check_runnable().unwrap_err();
+    assert_eq!(problem.key, "server.grpc_addr");
+    assert!(
+        problem.message.contains("PAYGATE_DEV_ALLOW_REMOTE=1"),
+        "{problem}"
+    );
+
+    let opted_in = [image[0], ("PAYGATE_DEV_ALLOW_REMOTE", "1")];
+    let dev = Settings::load_with_env(None, &env_of(&opted_in)).expect("loads");
+    assert!(dev.check_runnable().is_ok());
+
+    // Loopback needs nothing; neither does a file that requires keys, on any address.
+    let local = Settings::load_with_env(None, &env_of(&[])).expect("loads");
+    assert!(local.check_runnable().is_ok());
+    let file = load_text(&minimal(), &image).expect("loads");
+    assert!(file.server.require_auth);
+    assert!(file.check_runnable().is_ok());
+
+    // A file that turns keys off is held to the same rule.
+    let open = format!("[server]\nrequire_auth = false\n{}", minimal());
+    let problem = load_text(&open, &image)
+        .unwrap()
+        .check_runnable()
+        .unwrap_err();
+    assert_eq!(problem.key, "server.grpc_addr");
+
+    let bad = Settings::load_with_env(None, &env_of(&[("PAYGATE_DEV_ALLOW_REMOTE", "yes")]));
+    assert!(
+        bad.unwrap_err()
+            .to_string()
+            .contains("PAYGATE_DEV_ALLOW_REMOTE")
+    );
+}

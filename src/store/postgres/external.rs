@@ -151,12 +151,14 @@ async fn repark(
     reason: ParkReason,
 ) -> Result<(), JobError> {
     sqlx::query(
-        "UPDATE parked_events SET reason = $1, needs_operator = $2 WHERE provider = $3 AND event_id = $4",
+        "UPDATE parked_events SET reason = $1, needs_operator = $2 \
+         WHERE provider = $3 AND event_id = $4 AND merchant_id = $5",
     )
     .bind(reason.as_str())
     .bind(reason.needs_operator())
     .bind(parked.provider.as_str())
     .bind(&parked.event_id)
+    .bind(parked.merchant.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -170,12 +172,13 @@ async fn resolve(
 ) -> Result<(), JobError> {
     sqlx::query(
         "UPDATE parked_events SET resolved_at = $1, resolution = $2, needs_operator = FALSE \
-         WHERE provider = $3 AND event_id = $4",
+         WHERE provider = $3 AND event_id = $4 AND merchant_id = $5",
     )
     .bind(now.micros())
     .bind(how.as_str())
     .bind(parked.provider.as_str())
     .bind(&parked.event_id)
+    .bind(parked.merchant.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -149,12 +149,14 @@ async fn repark(
     reason: ParkReason,
 ) -> Result<(), JobError> {
     sqlx::query(
-        "UPDATE parked_events SET reason = ?, needs_operator = ? WHERE provider = ? AND event_id = ?",
+        "UPDATE parked_events SET reason = ?, needs_operator = ? \
+         WHERE provider = ? AND event_id = ? AND merchant_id = ?",
     )
     .bind(reason.as_str())
     .bind(reason.needs_operator())
     .bind(parked.provider.as_str())
     .bind(&parked.event_id)
+    .bind(parked.merchant.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -168,12 +170,13 @@ async fn resolve(
 ) -> Result<(), JobError> {
     sqlx::query(
         "UPDATE parked_events SET resolved_at = ?, resolution = ?, needs_operator = 0 \
-         WHERE provider = ? AND event_id = ?",
+         WHERE provider = ? AND event_id = ? AND merchant_id = ?",
     )
     .bind(now.micros())
     .bind(how.as_str())
     .bind(parked.provider.as_str())
     .bind(&parked.event_id)
+    .bind(parked.merchant.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(())
