@@ -102,6 +102,8 @@ pub enum AppError {
     EventsPruned { pruned_through: i64 },
     #[error("the request is larger than this server accepts")]
     MessageTooLarge,
+    #[error("the request metadata (headers) is larger than {limit} bytes")]
+    MetadataTooLarge { limit: usize },
     #[error("missing or invalid API key")]
     Unauthenticated,
     #[error("internal error")]

@@ -23,6 +23,7 @@ pub mod error;
 pub mod grpc;
 pub(crate) mod health;
 pub mod http;
+pub(crate) mod listen;
 pub mod providers;
 pub mod service;
 pub mod shutdown;

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod convert;
 pub mod layers;
+pub mod metadata_limit;
 pub mod proto;
 pub mod status;
 

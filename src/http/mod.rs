@@ -23,6 +23,8 @@ pub struct HttpState {
     pub service: PaymentService,
     /// Larger webhook bodies get 413 before they are buffered.
     pub webhook_body_limit: usize,
+    /// The health checker's last verdict, which `/readyz` reports.
+    pub(crate) readiness: crate::health::Readiness,
 }
 
 pub fn router(state: HttpState) -> Router {

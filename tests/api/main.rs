@@ -27,6 +27,7 @@ mod durability;
 mod happy_path;
 mod idempotency;
 mod list;
+mod listeners;
 mod never_sent;
 mod ops;
 mod paypal;
