@@ -38,6 +38,7 @@ mod paypal_split_refunds;
 mod paypal_webhooks;
 mod reaping;
 mod replicas;
+mod request_bounds;
 mod resilience;
 mod return_pages;
 mod shutdown;
