@@ -43,6 +43,7 @@ mod resilience;
 mod return_pages;
 mod shutdown;
 mod state_rules;
+mod store_outage;
 mod tcp_proxy;
 mod unknown_outcome;
 mod validation;
