@@ -56,8 +56,7 @@ async fn oversized_metadata_fails_the_call_and_the_connection_serves_the_next() 
 
     let mut req = tonic::Request::new(get_req("00000000-0000-0000-0000-000000000000"));
     let big = "v".repeat(64 * 1024);
-    req.metadata_mut()
-        .insert("x-big", big.parse().unwrap());
+    req.metadata_mut().insert("x-big", big.parse().unwrap());
     assert_error(
         client.get_payment(req).await,
         Code::ResourceExhausted,

@@ -69,11 +69,18 @@ async fn calls_fail_fast_while_the_database_is_known_down_and_resume_after() {
         assert_eq!(reason(&err), "STORE_UNAVAILABLE", "{err:?}");
         assert_error(get, Code::Unavailable, "STORE_UNAVAILABLE");
         // Before the gate each call waited out the 5 s acquire timeout; /readyz its own ping.
-        assert!(authorize < Duration::from_secs(1), "authorize took {authorize:?}");
+        assert!(
+            authorize < Duration::from_secs(1),
+            "authorize took {authorize:?}"
+        );
         assert!(read < Duration::from_secs(1), "get took {read:?}");
         assert!(readyz < Duration::from_secs(1), "/readyz took {readyz:?}");
     }
-    assert_eq!(app.ledger().await.authorizations, 1, "nothing reached the processor");
+    assert_eq!(
+        app.ledger().await.authorizations,
+        1,
+        "nothing reached the processor"
+    );
 
     proxy.restore();
     let mut back = false;
