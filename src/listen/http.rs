@@ -83,7 +83,7 @@ async fn connection(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(MAX_HEAD_BYTES);
+        .max_header_size(MAX_HEAD_BYTES);
     let served = http.serve_connection(TokioIo::new(conn), service);
     tokio::pin!(served);
     let stop = async move {
@@ -104,7 +104,7 @@ async fn connection(
     }
 }
 
-/// hyper's read buffer, and so the largest request head: 64 KiB, as nginx's default total.
+/// The largest request head: 64 KiB, as nginx's default total (hyper's own default is ~400 KiB).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// 408 with `Connection: close`: the rest of a late body is not worth waiting for.

@@ -209,3 +209,19 @@ async fn at_the_cap_slow_connections_give_way_and_health_still_answers() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_request_head_over_64_kib_is_431() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::new();
+    let big = "a".repeat(70 * 1024);
+    let answer = client
+        .get(format!("{}/healthz", app.http_base()))
+        .header("x-big", big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 431);
+    let (status, _) = app.http_get("/healthz").await;
+    assert_eq!(status, 200);
+}
