@@ -8,8 +8,11 @@
 use crate::config::Settings;
 use crate::domain::{MerchantId, Timestamp};
 use crate::grpc::auth::Authenticator;
+use crate::grpc::metadata_limit::{H2_MAX_HEADER_LIST, MetadataLimitLayer};
 use crate::grpc::proto::payment_gateway_server::PaymentGatewayServer;
 use crate::grpc::{Api, proto};
+use crate::health::{Readiness, Reporters};
+use crate::listen::{ConnectionLimits, Slots};
 use crate::providers::mock::server as mock_server;
 use crate::providers::mock::webhook::WebhookSecret;
 use crate::providers::urls::PublicUrls;
@@ -43,6 +46,10 @@ pub struct App {
     mock_processor: Option<SocketAddr>,
     /// Stops the in-process mock processor and background tasks.
     background: Trigger,
+    /// Connections each listener takes at once (`max_connections`, or sized from the
+    /// open-file limit).
+    max_connections: usize,
+    readiness: Readiness,
 }
 
 impl App {
@@ -69,6 +76,7 @@ impl App {
         let http = http_client::build(settings.server.provider_timeout)
             .context("building the HTTP client")?;
 
+        let max_connections = connection_cap(&settings);
         // Bound first: the webhook URL handed to the processor names the side port.
         let grpc = TcpListener::bind(settings.server.grpc_addr)
             .await
@@ -126,6 +134,9 @@ impl App {
             http_addr,
             mock_processor,
             background,
+            max_connections,
+            // Opening the store has just reached the database; the checker takes over at once.
+            readiness: Readiness::new(true),
         })
     }
 
@@ -167,10 +178,14 @@ impl App {
         // Every background task runs supervised (restarted if it panics or ends early) until
         // `background` fires; PostgreSQL's event numbering is the store's own, supervised there.
         let (health, health_service) = tonic_health::server::health_reporter();
+        let reporters = Reporters {
+            grpc: health,
+            metrics: self.metrics.clone(),
+            readiness: self.readiness.clone(),
+        };
         tokio::spawn(crate::health::run(
             self.store.clone(),
-            health,
-            self.metrics.clone(),
+            reporters,
             self.background.clone(),
         ));
         let reconcile = ReconcileOptions {
@@ -202,15 +217,35 @@ impl App {
         ))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit.max(4 * 1024 * 1024));
+        let c = self.settings.server.connections;
+        let limits = ConnectionLimits {
+            header_read_timeout: c.header_read_timeout,
+            body_read_timeout: c.body_read_timeout,
+            grpc_handshake_timeout: c.grpc_handshake_timeout,
+            grpc_idle_timeout: c.grpc_idle_timeout,
+        };
+        // Each listener has its own cap, so a flood on the public HTTP port cannot take the
+        // internal gRPC port's slots (or the reverse).
+        let grpc_slots = Slots::new("grpc", self.max_connections, self.metrics.clone());
+        let http_slots = Slots::new("http", self.max_connections, self.metrics.clone());
         let grpc = tonic::transport::Server::builder()
             .concurrency_limit_per_connection(self.settings.server.max_concurrent_requests)
+            .http2_keepalive_interval(Some(c.grpc_keepalive_interval))
+            .http2_keepalive_timeout(Some(c.grpc_keepalive_timeout))
+            .http2_max_header_list_size(H2_MAX_HEADER_LIST)
+            // Outermost: a call is in flight (its connection not idle) from the first layer on.
+            .layer(crate::listen::grpc::InFlightLayer)
+            .layer(MetadataLimitLayer::new(self.metrics.clone()))
             .layer(crate::grpc::layers::MessageLimitLayer::new(
                 self.metrics.clone(),
             ))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(api)
-            .serve_with_incoming_shutdown(nodelay(self.grpc), stop.wait());
+            .serve_with_incoming_shutdown(
+                crate::listen::grpc::incoming(self.grpc, limits, grpc_slots),
+                stop.wait(),
+            );
         let router = crate::http::router(crate::http::HttpState {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
@@ -223,39 +258,44 @@ impl App {
                     .map(|m| (m.id.clone(), m.storefront.clone()))
                     .collect(),
             ),
+            readiness: self.readiness.clone(),
         });
-        let http_listener = axum::serve::ListenerExt::tap_io(self.http, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let http = axum::serve(http_listener, router).with_graceful_shutdown(stop.wait());
+        let http = crate::listen::http::serve(self.http, router, limits, http_slots, stop.wait());
         // Spawned, not awaited in place: whatever `main` blocks on runs on its own thread
         // outside the worker pool, which would funnel every connection through one core.
         let grpc = tokio::spawn(grpc);
-        let http = tokio::spawn(async move { http.await });
+        let http = tokio::spawn(http);
         let (grpc_result, http_result) = tokio::join!(grpc, http);
         let grpc_result = grpc_result.context("gRPC server task")?;
-        let http_result = http_result.context("HTTP server task")?;
+        http_result.context("HTTP server task")?;
         // In-flight RPCs have finished: now stop the helpers and flush the writer.
         self.background.fire();
         self.store.close().await;
         tracing::info!("paygate stopped");
         grpc_result.context("gRPC server")?;
-        http_result.context("HTTP server")?;
         Ok(())
     }
 }
 
-/// Accepted gRPC connections with Nagle off: with it, small responses wait for the peer's
-/// delayed ACK (~40 ms) and a single caller gets 20 requests per second.
-fn nodelay(
-    listener: TcpListener,
-) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> + Send + 'static {
-    use futures::StreamExt;
-    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|conn| {
-        conn.inspect(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        })
-    })
+/// Connections per listener: `max_connections`, or what the open-file limit allows (raised to
+/// its hard limit first). A configured cap the limit cannot hold is kept, with a warning: then
+/// the kernel, not paygate, refuses the connections past it, and health checks with them.
+fn connection_cap(settings: &Settings) -> usize {
+    let limit = crate::listen::raise_limit();
+    let cap = settings
+        .server
+        .connections
+        .max_connections
+        .unwrap_or_else(|| crate::listen::default_cap(limit));
+    if crate::listen::cap_exceeds(limit, cap) {
+        tracing::warn!(
+            max_connections = cap,
+            open_file_limit = ?limit,
+            "server.max_connections is too high for the open-file limit: raise `ulimit -n` or lower it"
+        );
+    }
+    tracing::info!(max_connections = cap, open_file_limit = ?limit, "connection cap per listener");
+    cap
 }
 
 async fn start_mock_processor(

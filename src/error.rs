@@ -107,6 +107,8 @@ pub enum AppError {
         "this merchant already has {limit} WatchEvents streams open on this server; close one before opening another"
     )]
     TooManyStreams { limit: usize },
+    #[error("the request metadata (headers) is larger than {limit} bytes")]
+    MetadataTooLarge { limit: usize },
     #[error("missing or invalid API key")]
     Unauthenticated,
     #[error("internal error")]

@@ -4,7 +4,11 @@
 //! tonic's health service answers from the last status set, so a checker that died would
 //! leave health SERVING forever. The checker therefore runs under [`supervise_with`], and its
 //! death sets NOT_SERVING until a restarted checker has seen the database answer again.
-//! (`/readyz` pings the database on each request, so it has no state that could go stale.)
+//!
+//! The checker's verdict also feeds two things that must not wait on the database themselves:
+//! `/readyz` answers from [`Readiness`], never queued behind the SQLite writer or a dead
+//! PostgreSQL connection, and the store's gate (`Store::mark_reachable`) makes every call fail
+//! at once while the database is known down instead of each waiting out its own timeout.
 
 use crate::shutdown::Trigger;
 use crate::store::Store;
@@ -12,6 +16,7 @@ use crate::supervise::supervise_with;
 use crate::telemetry::Metrics;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -24,61 +29,67 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 /// The names health is reported under: the whole server, and the API.
 const SERVICES: [&str; 2] = ["", "paygate.v1.PaymentGateway"];
 
+/// The last health verdict, as `/readyz` reports it: true while the last ping answered and
+/// the checker is alive.
+#[derive(Clone)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    /// `App::build` starts ready: opening the store has just reached the database.
+    pub fn new(ready: bool) -> Self {
+        Self(Arc::new(AtomicBool::new(ready)))
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self, ready: bool) {
+        self.0.store(ready, Ordering::Release);
+    }
+}
+
+/// What the checker reports to: gRPC health, the metric, `/readyz` and the store's gate.
+#[derive(Clone)]
+pub struct Reporters {
+    pub grpc: HealthReporter,
+    pub metrics: Arc<Metrics>,
+    pub readiness: Readiness,
+}
+
 /// Keeps health current until `stop` fires, restarting the checker if it dies.
-pub fn run(
-    store: Store,
-    reporter: HealthReporter,
-    metrics: Arc<Metrics>,
-    stop: Trigger,
-) -> impl Future<Output = ()> {
+pub fn run(store: Store, to: Reporters, stop: Trigger) -> impl Future<Output = ()> {
     let check = {
-        let (reporter, metrics, stop) = (reporter.clone(), metrics.clone(), stop.clone());
-        move || {
-            watch(
-                store.clone(),
-                reporter.clone(),
-                metrics.clone(),
-                stop.wait(),
-            )
-        }
+        let (to, stop) = (to.clone(), stop.clone());
+        move || watch(store.clone(), to.clone(), stop.wait())
     };
-    supervised(check, reporter, metrics, &stop)
+    supervised(check, to, &stop)
 }
 
 /// The checker `check` under supervision, NOT_SERVING whenever it has died.
-fn supervised<C, F>(
-    check: C,
-    reporter: HealthReporter,
-    metrics: Arc<Metrics>,
-    stop: &Trigger,
-) -> impl Future<Output = ()> + use<C, F>
+fn supervised<C, F>(check: C, to: Reporters, stop: &Trigger) -> impl Future<Output = ()> + use<C, F>
 where
     C: FnMut() -> F,
     F: Future<Output = ()> + Send + 'static,
 {
-    let died = {
-        let metrics = metrics.clone();
-        move || checker_died(reporter.clone(), metrics.clone())
-    };
+    let metrics = to.metrics.clone();
+    let died = move || checker_died(to.clone());
     supervise_with("health", metrics, stop.wait(), check, died)
 }
 
 /// With no checker nobody knows whether the database answers: say "not serving" rather than
-/// keep the last answer.
-async fn checker_died(reporter: HealthReporter, metrics: Arc<Metrics>) {
-    metrics.set_database_up(false);
-    set(&reporter, ServingStatus::NotServing).await;
+/// keep the last answer. The store's gate is left as it was: a checker bug alone must not
+/// turn every request away.
+async fn checker_died(to: Reporters) {
+    to.metrics.set_database_up(false);
+    to.readiness.set(false);
+    set(&to.grpc, ServingStatus::NotServing).await;
 }
 
 /// Pings the database every [`INTERVAL`] and reports the answer, until `stop` resolves.
 /// Also exported as `paygate_database_up`, so an alert can tell a database outage from a
 /// provider outage.
-async fn watch(
-    store: Store,
-    reporter: HealthReporter,
-    metrics: Arc<Metrics>,
-    stop: impl Future<Output = ()> + Send,
-) {
+async fn watch(store: Store, to: Reporters, stop: impl Future<Output = ()> + Send) {
     tokio::pin!(stop);
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
@@ -90,13 +101,15 @@ async fn watch(
             tokio::time::timeout(PING_TIMEOUT, store.ping()).await,
             Ok(Ok(()))
         );
-        metrics.set_database_up(up);
+        store.mark_reachable(up);
+        to.readiness.set(up);
+        to.metrics.set_database_up(up);
         let status = if up {
             ServingStatus::Serving
         } else {
             ServingStatus::NotServing
         };
-        set(&reporter, status).await;
+        set(&to.grpc, status).await;
     }
 }
 
@@ -152,7 +165,13 @@ mod tests {
                 }
             }
         };
-        let task = tokio::spawn(supervised(check, reporter, metrics.clone(), &stop));
+        let readiness = Readiness::new(true);
+        let to = Reporters {
+            grpc: reporter,
+            metrics: metrics.clone(),
+            readiness: readiness.clone(),
+        };
+        let task = tokio::spawn(supervised(check, to, &stop));
 
         // Dead, and not restarted yet (the first pause is 1 s).
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -164,6 +183,7 @@ mod tests {
                 "{service:?}"
             );
         }
+        assert!(!readiness.is_ready(), "/readyz follows the dead checker");
         let text = metrics.render().unwrap();
         assert!(text.contains("paygate_database_up 0"), "{text}");
         assert!(

@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! Data flows one way: transport → use case → domain → provider/store.
-//! - [`grpc`], [`http`], [`cli`]: transports (proto types stay in `grpc/`).
+//! - [`grpc`], [`http`], [`cli`]: transports (proto types stay in `grpc/`). `listen` accepts
+//!   their connections: a cap per listener, accept back-off, header/body/handshake/idle deadlines.
 //! - [`service`]: use cases, one per file; the only layer that talks to providers and store.
 //! - [`domain`]: money, ids, the payment state machine; no I/O.
 //! - [`providers`]: one adapter per processor (mock today), plus the mock processor itself.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod grpc;
 pub(crate) mod health;
 pub mod http;
+pub(crate) mod listen;
 pub mod providers;
 pub mod service;
 pub mod shutdown;

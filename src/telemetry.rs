@@ -65,6 +65,17 @@ struct TaskLabel {
     task: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabel {
+    listener: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClosedLabels {
+    listener: &'static str,
+    reason: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Latency buckets from 0.5 ms to ~16 s: the range between a replay and a slow provider.
@@ -90,6 +101,10 @@ pub struct Metrics {
     reconcile_ambiguous: Family<ProviderLabel, Counter>,
     event_numbering_failures: Counter,
     task_restarts: Family<TaskLabel, Counter>,
+    connections_open: Family<ListenerLabel, Gauge>,
+    connections_refused: Family<ListenerLabel, Counter>,
+    connections_closed: Family<ClosedLabels, Counter>,
+    accept_errors: Family<ListenerLabel, Counter>,
 }
 
 impl Metrics {
@@ -150,6 +165,37 @@ impl Metrics {
             "Background task runs that panicked or ended before shutdown, by task; each is restarted after a pause",
             task_restarts.clone(),
         );
+        let connections_open = Family::<ListenerLabel, Gauge>::default();
+        registry.register(
+            "paygate_connections_open",
+            "Connections open on each listener (grpc, http)",
+            connections_open.clone(),
+        );
+        let connections_refused = Family::<ListenerLabel, Counter>::default();
+        registry.register(
+            "paygate_connections_refused",
+            "Connections closed at accept because the listener was at max_connections and none could give way",
+            connections_refused.clone(),
+        );
+        let connections_closed = Family::<ClosedLabels, Counter>::default();
+        registry.register(
+            "paygate_connections_closed",
+            "Connections paygate closed itself, by reason (header_timeout, body_timeout, \
+             handshake_timeout, idle_timeout, evicted)",
+            connections_closed.clone(),
+        );
+        let accept_errors = Family::<ListenerLabel, Counter>::default();
+        registry.register(
+            "paygate_accept_errors",
+            "Failed accepts (e.g. out of file descriptors), each followed by a pause",
+            accept_errors.clone(),
+        );
+        for listener in ["grpc", "http"] {
+            let label = ListenerLabel { listener };
+            drop(connections_open.get_or_create(&label));
+            drop(connections_refused.get_or_create(&label));
+            drop(accept_errors.get_or_create(&label));
+        }
         // prometheus-client appends `_total` to counters and the unit suffix itself.
         registry.register(
             "paygate_grpc_requests",
@@ -215,7 +261,36 @@ impl Metrics {
             reconcile_ambiguous,
             event_numbering_failures,
             task_restarts,
+            connections_open,
+            connections_refused,
+            connections_closed,
+            accept_errors,
         }
+    }
+
+    /// A connection was admitted on `listener` (+1) or closed (-1).
+    pub fn connection_open(&self, listener: &'static str, delta: i64) {
+        self.connections_open
+            .get_or_create(&ListenerLabel { listener })
+            .inc_by(delta);
+    }
+
+    pub fn connection_refused(&self, listener: &'static str) {
+        self.connections_refused
+            .get_or_create(&ListenerLabel { listener })
+            .inc();
+    }
+
+    pub fn connection_closed(&self, listener: &'static str, reason: &'static str) {
+        self.connections_closed
+            .get_or_create(&ClosedLabels { listener, reason })
+            .inc();
+    }
+
+    pub fn accept_error(&self, listener: &'static str) {
+        self.accept_errors
+            .get_or_create(&ListenerLabel { listener })
+            .inc();
     }
 
     pub fn set_database_up(&self, up: bool) {
@@ -391,6 +466,10 @@ mod tests {
         m.set_parked(1);
         m.provider_circuit_watched("paypal", "shop-b");
         m.provider_circuit("paypal", "shop-a", "open");
+        m.connection_open("http", 2);
+        m.connection_open("http", -1);
+        m.connection_refused("grpc");
+        m.connection_closed("http", "header_timeout");
         let text = m.render().unwrap();
         for name in [
             "paygate_grpc_requests_total{method=\"Authorize\",code=\"OK\"} 1",
@@ -408,6 +487,11 @@ mod tests {
             "paygate_provider_circuit_open{provider=\"paypal\",merchant=\"shop-a\"} 1",
             "paygate_provider_circuit_open{provider=\"paypal\",merchant=\"shop-b\"} 0",
             "paygate_provider_circuit_transitions_total{provider=\"paypal\",merchant=\"shop-a\",state=\"open\"} 1",
+            "paygate_connections_open{listener=\"http\"} 1",
+            "paygate_connections_open{listener=\"grpc\"} 0",
+            "paygate_connections_refused_total{listener=\"grpc\"} 1",
+            "paygate_connections_closed_total{listener=\"http\",reason=\"header_timeout\"} 1",
+            "paygate_accept_errors_total{listener=\"http\"} 0",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

@@ -149,6 +149,7 @@ pub(super) fn settings(raw: RawFile, env: Env<'_>, p: &mut Problems) -> Option<S
 }
 
 fn server(raw: RawServer, p: &mut Problems) -> Option<ServerSettings> {
+    let connections = super::connections::connections(&raw, p);
     let addr = |p: &mut Problems, key: &str, value: Option<String>, port: u16| match value {
         Some(text) => p.check(socket_addr(key, &text)),
         None => Some(SocketAddr::from(([127, 0, 0, 1], port))),
@@ -205,6 +206,7 @@ fn server(raw: RawServer, p: &mut Problems) -> Option<ServerSettings> {
         webhook_body_limit: webhook_body_limit?,
         max_concurrent_requests: max_concurrent_requests?,
         provider_timeout: provider_timeout?,
+        connections: connections?,
     })
 }
 

@@ -44,6 +44,21 @@ pub(super) fn describe(settings: &Settings) -> String {
         "  provider_timeout: {} ms",
         server.provider_timeout.as_millis()
     );
+    let c = server.connections;
+    let cap = c
+        .max_connections
+        .map_or_else(|| "from the open-file limit".to_owned(), |n| n.to_string());
+    let _ = writeln!(
+        out,
+        "  connections: {cap} per listener; HTTP header {} ms, body {} ms; gRPC handshake {} ms, \
+         keepalive every {} s (answer within {} s), idle {} s",
+        c.header_read_timeout.as_millis(),
+        c.body_read_timeout.as_millis(),
+        c.grpc_handshake_timeout.as_millis(),
+        c.grpc_keepalive_interval.as_secs(),
+        c.grpc_keepalive_timeout.as_secs(),
+        c.grpc_idle_timeout.as_secs()
+    );
     let _ = writeln!(out, "database: {}", settings.database.redacted_url());
     let _ = writeln!(
         out,

@@ -5,6 +5,7 @@
 //! its key) → env overrides. The rest of paygate only ever sees a [`Settings`] that is valid.
 
 mod build;
+mod connections;
 mod describe;
 mod merchants;
 mod raw;
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use connections::ConnectionSettings;
 pub use secret::Secret;
 pub use storefront::Storefront;
 
@@ -61,6 +63,8 @@ pub struct ServerSettings {
     /// Total time allowed for one provider HTTP call, its retries included (key
     /// `provider_timeout_ms`).
     pub provider_timeout: Duration,
+    /// Connection caps and timeouts of both listeners.
+    pub connections: ConnectionSettings,
 }
 
 /// An operation may make several provider calls (CMI: PostAuth, then ORDERSTATUS after a lost
@@ -421,6 +425,7 @@ impl Settings {
                 webhook_body_limit: build::DEFAULT_WEBHOOK_BODY_LIMIT,
                 max_concurrent_requests: build::DEFAULT_MAX_CONCURRENT_REQUESTS,
                 provider_timeout: build::DEFAULT_PROVIDER_TIMEOUT,
+                connections: connections::DEFAULT_CONNECTIONS,
             },
             database: DatabaseSettings {
                 url: DEFAULT_DATABASE_URL.to_owned(),

@@ -35,6 +35,13 @@ pub(super) struct RawServer {
     pub webhook_body_limit: Option<usize>,
     pub max_concurrent_requests: Option<usize>,
     pub provider_timeout_ms: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub header_read_timeout_ms: Option<u64>,
+    pub body_read_timeout_ms: Option<u64>,
+    pub grpc_handshake_timeout_ms: Option<u64>,
+    pub grpc_keepalive_interval_secs: Option<u64>,
+    pub grpc_keepalive_timeout_secs: Option<u64>,
+    pub grpc_idle_timeout_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]

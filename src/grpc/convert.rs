@@ -310,8 +310,10 @@ impl TryFrom<pb::ListPaymentsRequest> for ListQuery {
                 PaymentId::parse(&req.page_token),
             )
         };
-        let merchant_reference =
-            (!req.merchant_reference.is_empty()).then_some(req.merchant_reference);
+        // Bounded like the field it filters on: a 1 MB filter would be scanned against
+        // every payment of the merchant.
+        let merchant_reference = (!req.merchant_reference.is_empty())
+            .then(|| bad.text("merchant_reference", &req.merchant_reference, MAX_TEXT));
         bad.into_result()?;
         Ok(Self {
             merchant_reference,

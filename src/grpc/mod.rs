@@ -6,6 +6,7 @@ pub mod auth;
 pub mod caller_text;
 pub mod convert;
 pub mod layers;
+pub mod metadata_limit;
 pub mod proto;
 pub mod status;
 

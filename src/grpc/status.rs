@@ -44,6 +44,7 @@ impl From<AppError> for Status {
             AppError::EventsPruned { .. } => (Code::OutOfRange, "EVENTS_PRUNED"),
             AppError::MessageTooLarge => (Code::ResourceExhausted, "MESSAGE_TOO_LARGE"),
             AppError::TooManyStreams { .. } => (Code::ResourceExhausted, "TOO_MANY_STREAMS"),
+            AppError::MetadataTooLarge { .. } => (Code::ResourceExhausted, "METADATA_TOO_LARGE"),
             AppError::Unauthenticated => (Code::Unauthenticated, "UNAUTHENTICATED"),
             AppError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");

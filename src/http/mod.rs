@@ -29,6 +29,8 @@ pub struct HttpState {
     pub webhook_body_limit: usize,
     /// Each merchant's name and link on the customer pages (`[[merchants]] display_name`).
     pub storefronts: Arc<HashMap<MerchantId, Storefront>>,
+    /// The health checker's last verdict, which `/readyz` reports.
+    pub(crate) readiness: crate::health::Readiness,
 }
 
 pub fn router(state: HttpState) -> Router {

@@ -4,6 +4,7 @@
 //! rules come from `domain/`; each job runs inside a transaction with the payment locked, so
 //! a check and the write it guards are atomic, whatever the number of concurrent callers.
 
+mod gate;
 mod parked;
 mod postgres;
 mod references;
@@ -310,6 +311,7 @@ impl Store {
     }
 
     pub async fn write(&self, job: Write) -> Result<Written, StoreError> {
+        self.gate().check()?;
         match self {
             Self::Sqlite(s) => s.write(job).await,
             Self::Postgres(s) => s.write(job).await,
@@ -321,6 +323,7 @@ impl Store {
         merchant: &MerchantId,
         id: PaymentId,
     ) -> Result<Payment, StoreError> {
+        self.gate().check()?;
         match self {
             Self::Sqlite(s) => s.payment(merchant, id).await,
             Self::Postgres(s) => s.payment(merchant, id).await,
@@ -334,6 +337,7 @@ impl Store {
         provider: ProviderKind,
         reference: &str,
     ) -> Result<Option<Payment>, StoreError> {
+        self.gate().check()?;
         match self {
             Self::Sqlite(s) => {
                 s.payment_by_provider_reference(merchant, provider, reference)
@@ -354,6 +358,7 @@ impl Store {
         provider: ProviderKind,
         reference: &str,
     ) -> Result<Option<Payment>, StoreError> {
+        self.gate().check()?;
         match self {
             Self::Sqlite(s) => {
                 s.payment_by_operation_reference(merchant, provider, reference)
@@ -372,6 +377,7 @@ impl Store {
         merchant: &MerchantId,
         query: &ListQuery,
     ) -> Result<Vec<Payment>, StoreError> {
+        self.gate().check()?;
         match self {
             Self::Sqlite(s) => s.list(merchant, query).await,
             Self::Postgres(s) => s.list(merchant, query).await,
@@ -385,6 +391,7 @@ impl Store {
         now: Timestamp,
         limit: u32,
     ) -> Result<Vec<DueOperation>, StoreError> {
+        self.gate().check()?;
         match self {
             Self::Sqlite(s) => s.due_operations(settled_before, now, limit).await,
             Self::Postgres(s) => s.due_operations(settled_before, now, limit).await,
@@ -421,6 +428,7 @@ impl Store {
         after: i64,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.gate().check()?;
         match self {
             Self::Sqlite(s) => s.events_after(merchant, after, limit).await,
             Self::Postgres(s) => s.events_after(merchant, after, limit).await,
@@ -437,6 +445,7 @@ impl Store {
         after: i64,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.gate().check()?;
         match self {
             Self::Sqlite(s) => s.events_after(merchant, after, limit).await,
             Self::Postgres(s) => s.read_events(merchant, after, limit).await,
@@ -446,6 +455,7 @@ impl Store {
     /// The highest sequence deleted by retention (0 if none): a subscriber resuming below it
     /// would miss events, so it is refused instead.
     pub async fn events_pruned_through(&self) -> Result<i64, StoreError> {
+        self.gate().check()?;
         match self {
             Self::Sqlite(s) => s.events_pruned_through().await,
             Self::Postgres(s) => s.events_pruned_through().await,
@@ -464,6 +474,7 @@ impl Store {
     /// How many operations are waiting for an outcome, apart from the open checkouts (the
     /// `paygate_operations_unresolved` and `paygate_checkouts_open` gauges).
     pub async fn count_open(&self, settled_before: Timestamp) -> Result<OpenCounts, StoreError> {
+        self.gate().check()?;
         match self {
             Self::Sqlite(s) => s.count_open(settled_before).await,
             Self::Postgres(s) => s.count_open(settled_before).await,
@@ -473,13 +484,28 @@ impl Store {
     /// How many provider events wait parked, unresolved (the `paygate_webhook_events_parked`
     /// gauge): reversals and dashboard refunds the ledger could not take yet.
     pub async fn count_parked(&self) -> Result<i64, StoreError> {
+        self.gate().check()?;
         match self {
             Self::Sqlite(s) => s.count_parked().await,
             Self::Postgres(s) => s.count_parked().await,
         }
     }
 
-    /// Answers only if the database does: health and readiness use it.
+    /// The health checker's verdict after each ping: while the database is down, every call
+    /// but [`Store::ping`] answers `Unavailable` at once (see `gate.rs`).
+    pub fn mark_reachable(&self, up: bool) {
+        self.gate().set_reachable(up);
+    }
+
+    fn gate(&self) -> &gate::Gate {
+        match self {
+            Self::Sqlite(s) => s.gate(),
+            Self::Postgres(s) => s.gate(),
+        }
+    }
+
+    /// Answers only if the database does: the health checker uses it. Never gated, so it is
+    /// how the checker sees the database come back.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
             Self::Sqlite(s) => s.ping().await,

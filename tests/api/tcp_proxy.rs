@@ -9,6 +9,8 @@ use tokio::sync::watch;
 pub struct TcpProxy {
     addr: SocketAddr,
     up: Arc<watch::Sender<bool>>,
+    /// While cut: accept connections and leave them silent (a black hole) instead of closing.
+    silent: Arc<watch::Sender<bool>>,
     accept: tokio::task::JoinHandle<()>,
 }
 
@@ -19,13 +21,24 @@ impl TcpProxy {
         let addr = listener.local_addr().unwrap();
         let (up, _) = watch::channel(true);
         let up = Arc::new(up);
+        let (silent, _) = watch::channel(false);
+        let silent = Arc::new(silent);
         let accept = {
-            let up = up.clone();
+            let (up, silent) = (up.clone(), silent.clone());
             tokio::spawn(async move {
                 loop {
                     let Ok((client, _)) = listener.accept().await else {
                         return;
                     };
+                    if !*up.borrow() && *silent.borrow() {
+                        // Black hole: held open, never answered, closed on restore.
+                        let mut back = up.subscribe();
+                        tokio::spawn(async move {
+                            let _ = back.wait_for(|up| *up).await;
+                            drop(client);
+                        });
+                        continue;
+                    }
                     if !*up.borrow() {
                         drop(client); // cut: refuse by closing at once
                         continue;
@@ -44,7 +57,12 @@ impl TcpProxy {
                 }
             })
         };
-        TcpProxy { addr, up, accept }
+        TcpProxy {
+            addr,
+            up,
+            silent,
+            accept,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -56,7 +74,15 @@ impl TcpProxy {
         self.up.send_replace(false);
     }
 
+    /// Like [`TcpProxy::cut`], but new connections are accepted and never answered: a database
+    /// host that vanished from the network, where each connection attempt waits for a timeout.
+    pub fn black_hole(&self) {
+        self.silent.send_replace(true);
+        self.up.send_replace(false);
+    }
+
     pub fn restore(&self) {
+        self.silent.send_replace(false);
         self.up.send_replace(true);
     }
 }

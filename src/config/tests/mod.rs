@@ -4,6 +4,7 @@ use super::*;
 use std::collections::HashMap;
 use std::io::Write as _;
 
+mod connections;
 mod errors;
 
 const HASH_A: &str = "57c8139db7290a9064aa57837c951138a32df40cca3aca526319f55651368823";

@@ -52,6 +52,7 @@ struct Inner {
     /// Fired by `close`, and dropped with the store: either ends the numbering task's
     /// supervisor (its `wait` holds no sender, so a dropped store stops it too).
     closed: Trigger,
+    gate: super::gate::Gate,
 }
 
 impl PostgresStore {
@@ -115,6 +116,7 @@ impl PostgresStore {
             committed,
             numbered,
             closed: Trigger::new(),
+            gate: super::gate::Gate::default(),
         });
         let store = Arc::downgrade(&inner);
         tokio::spawn(supervise(
@@ -124,6 +126,10 @@ impl PostgresStore {
             move || numbering::run(store.clone(), metrics.clone()),
         ));
         Ok(Self { inner })
+    }
+
+    pub(super) fn gate(&self) -> &super::gate::Gate {
+        &self.inner.gate
     }
 
     /// Runs the job in its own transaction, retrying when PostgreSQL aborted it for a

@@ -49,6 +49,7 @@ struct Inner {
     jobs: mpsc::Sender<writer::Msg>,
     /// Bumped by the writer after each commit.
     commits: tokio::sync::watch::Receiver<u64>,
+    gate: super::gate::Gate,
 }
 
 impl SqliteStore {
@@ -95,8 +96,13 @@ impl SqliteStore {
                 readers,
                 jobs: tx,
                 commits,
+                gate: super::gate::Gate::default(),
             }),
         })
+    }
+
+    pub(super) fn gate(&self) -> &super::gate::Gate {
+        &self.inner.gate
     }
 
     pub(super) async fn write(&self, job: Write) -> Result<Written, StoreError> {
