@@ -9,7 +9,9 @@ use crate::config::Settings;
 use crate::domain::{MerchantId, Timestamp};
 use crate::grpc::auth::Authenticator;
 use crate::grpc::proto::payment_gateway_server::PaymentGatewayServer;
+use crate::grpc::pipeline::Gateway;
 use crate::grpc::{Api, proto};
+use crate::json::JsonApi;
 use crate::providers::mock::server as mock_server;
 use crate::providers::mock::webhook::WebhookSecret;
 use crate::providers::urls::PublicUrls;
@@ -193,22 +195,25 @@ impl App {
             .build_v1()
             .context("building reflection")?;
         let limit = self.settings.server.max_message_bytes;
-        let api = PaymentGatewayServer::new(Api::new(
+        let gateway = Gateway::new(
             self.service.clone(),
             self.auth.clone(),
             self.metrics.clone(),
-            stop.clone(),
-        ))
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit.max(4 * 1024 * 1024));
+        );
+        let api = PaymentGatewayServer::new(Api::new(gateway.clone(), stop.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit.max(4 * 1024 * 1024));
+        let grpc_routes = tonic::service::Routes::new(health_service)
+            .add_service(reflection)
+            .add_service(api);
+        let json = crate::json::router(JsonApi::new(gateway, stop.clone(), limit));
         let grpc = tonic::transport::Server::builder()
+            .accept_http1(true)
             .concurrency_limit_per_connection(self.settings.server.max_concurrent_requests)
             .layer(crate::grpc::layers::MessageLimitLayer::new(
                 self.metrics.clone(),
             ))
-            .add_service(health_service)
-            .add_service(reflection)
-            .add_service(api)
+            .add_routes(crate::api_port::routes(grpc_routes, json))
             .serve_with_incoming_shutdown(nodelay(self.grpc), stop.wait());
         let router = crate::http::router(crate::http::HttpState {
             store: self.store.clone(),
