@@ -8,8 +8,8 @@
 use crate::config::Settings;
 use crate::domain::{MerchantId, Timestamp};
 use crate::grpc::auth::Authenticator;
-use crate::grpc::proto::payment_gateway_server::PaymentGatewayServer;
 use crate::grpc::pipeline::Gateway;
+use crate::grpc::proto::payment_gateway_server::PaymentGatewayServer;
 use crate::grpc::{Api, proto};
 use crate::json::JsonApi;
 use crate::providers::mock::server as mock_server;

@@ -4,8 +4,8 @@
 //! transports answer the same error the same way.
 
 use crate::domain::{ProviderKind, Refusal};
-use std::time::Duration;
 use crate::store::StoreError;
+use std::time::Duration;
 
 /// One bad request field, as reported in `google.rpc.BadRequest`.
 #[derive(Debug, Clone, PartialEq, Eq)]

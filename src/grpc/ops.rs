@@ -16,7 +16,9 @@ pub async fn authorize(
     m: MerchantId,
     r: pb::AuthorizeRequest,
 ) -> Result<pb::Payment, AppError> {
-    Ok(s.authorize(&m, AuthorizeCommand::try_from(r)?).await?.into())
+    Ok(s.authorize(&m, AuthorizeCommand::try_from(r)?)
+        .await?
+        .into())
 }
 
 pub async fn capture(

@@ -12,8 +12,10 @@ impl From<AppError> for Status {
         let mut details = ErrorDetails::new();
         if let AppError::Invalid(v) = &err {
             for violation in v.violations() {
-                details
-                    .add_bad_request_violation(violation.field.clone(), violation.description.clone());
+                details.add_bad_request_violation(
+                    violation.field.clone(),
+                    violation.description.clone(),
+                );
             }
         }
         if let Some(after) = err.retry_after() {

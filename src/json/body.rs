@@ -58,12 +58,21 @@ fn without_position(message: &str) -> String {
 }
 
 fn or_body(field: String) -> String {
-    if field.is_empty() { "body".to_owned() } else { field }
+    if field.is_empty() {
+        "body".to_owned()
+    } else {
+        field
+    }
 }
 
 /// Puts the header's (or path's) value into the body's `field`, refusing a body value that
 /// disagrees: the two must name the same thing.
-pub fn merge(slot: &mut String, field: &str, outer: Option<&str>, what: &str) -> Result<(), AppError> {
+pub fn merge(
+    slot: &mut String,
+    field: &str,
+    outer: Option<&str>,
+    what: &str,
+) -> Result<(), AppError> {
     let Some(outer) = outer else {
         return Ok(());
     };
@@ -81,10 +90,12 @@ pub fn merge(slot: &mut String, field: &str, outer: Option<&str>, what: &str) ->
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
     match headers.get("idempotency-key") {
         None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .map(Some)
-            .map_err(|_| AppError::Invalid(one("idempotency_key", "the Idempotency-Key header must be printable ASCII"))),
+        Some(v) => v.to_str().map(Some).map_err(|_| {
+            AppError::Invalid(one(
+                "idempotency_key",
+                "the Idempotency-Key header must be printable ASCII",
+            ))
+        }),
     }
 }
 
@@ -138,10 +149,19 @@ mod tests {
 
     #[test]
     fn faults_name_the_proto_field() {
-        assert_eq!(field_of(r#"{"amount":{"minorUnits":"x"}}"#), "amount.minor_units");
-        assert_eq!(field_of(r#"{"amount":{"minor_units":true}}"#), "amount.minor_units");
+        assert_eq!(
+            field_of(r#"{"amount":{"minorUnits":"x"}}"#),
+            "amount.minor_units"
+        );
+        assert_eq!(
+            field_of(r#"{"amount":{"minor_units":true}}"#),
+            "amount.minor_units"
+        );
         assert_eq!(field_of(r#"{"nope":1}"#), "nope");
-        assert_eq!(field_of(r#"{"customer":{"billingAddress":{"zip":"1"}}}"#), "customer.billing_address.zip");
+        assert_eq!(
+            field_of(r#"{"customer":{"billingAddress":{"zip":"1"}}}"#),
+            "customer.billing_address.zip"
+        );
         assert_eq!(field_of(r#"{"captureMode":"SOMETIMES"}"#), "capture_mode");
         assert_eq!(field_of(r#"{"provider":"mock""#), "body");
         assert_eq!(field_of(r#"{} {}"#), "body");
@@ -151,6 +171,9 @@ mod tests {
     fn both_name_styles_are_read() {
         let a: pb::AuthorizeRequest =
             decode(br#"{"merchantReference":"a","idempotency_key":"k"}"#).unwrap();
-        assert_eq!((a.merchant_reference.as_str(), a.idempotency_key.as_str()), ("a", "k"));
+        assert_eq!(
+            (a.merchant_reference.as_str(), a.idempotency_key.as_str()),
+            ("a", "k")
+        );
     }
 }

@@ -55,7 +55,9 @@ async fn stream(api: JsonApi, query: Option<String>, headers: HeaderMap) -> Resp
     let sse = events
         .map(|item| Ok::<_, Infallible>(sse_event(item)))
         .take_until(api.stop.wait());
-    Sse::new(sse).keep_alive(KeepAlive::default()).into_response()
+    Sse::new(sse)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 /// `Last-Event-ID` (a reconnect) wins over `after_sequence` (the first connect).
@@ -63,12 +65,16 @@ fn resume_point(headers: &HeaderMap, query: Option<&str>) -> Result<u64, AppErro
     let (after, _) = query::events_request(query)?;
     match headers.get("last-event-id") {
         None => Ok(after),
-        Some(v) => v.to_str().ok().and_then(|s| s.trim().parse().ok()).ok_or_else(|| {
-            AppError::Invalid(super::body::one(
-                "last_event_id",
-                "Last-Event-ID must be an event's sequence number",
-            ))
-        }),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| {
+                AppError::Invalid(super::body::one(
+                    "last_event_id",
+                    "Last-Event-ID must be an event's sequence number",
+                ))
+            }),
     }
 }
 
@@ -90,6 +96,7 @@ fn sse_event(item: Result<crate::store::StoredEvent, AppError>) -> Event {
 
 fn error_event(e: AppError) -> Event {
     e.log_server_fault();
-    let body = serde_json::json!({"code": e.code().name(), "reason": e.reason(), "detail": e.to_string()});
+    let body =
+        serde_json::json!({"code": e.code().name(), "reason": e.reason(), "detail": e.to_string()});
     Event::default().event("error").data(body.to_string())
 }

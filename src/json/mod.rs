@@ -161,7 +161,8 @@ async fn capture(
     let fill = |r: &mut pb::CaptureRequest| {
         keyed_on(&headers, &id, &mut r.idempotency_key, &mut r.payment_id)
     };
-    api.unary("Capture", &headers, raw, fill, ops::capture).await
+    api.unary("Capture", &headers, raw, fill, ops::capture)
+        .await
 }
 
 async fn void(
@@ -170,8 +171,9 @@ async fn void(
     headers: HeaderMap,
     raw: Body,
 ) -> Response {
-    let fill =
-        |r: &mut pb::VoidRequest| keyed_on(&headers, &id, &mut r.idempotency_key, &mut r.payment_id);
+    let fill = |r: &mut pb::VoidRequest| {
+        keyed_on(&headers, &id, &mut r.idempotency_key, &mut r.payment_id)
+    };
     api.unary("Void", &headers, raw, fill, ops::void).await
 }
 
@@ -181,8 +183,9 @@ async fn refund(
     headers: HeaderMap,
     raw: Body,
 ) -> Response {
-    let fill =
-        |r: &mut pb::RefundRequest| keyed_on(&headers, &id, &mut r.idempotency_key, &mut r.payment_id);
+    let fill = |r: &mut pb::RefundRequest| {
+        keyed_on(&headers, &id, &mut r.idempotency_key, &mut r.payment_id)
+    };
     api.unary("Refund", &headers, raw, fill, ops::refund).await
 }
 
@@ -204,12 +207,17 @@ async fn list_payments(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let answer = api
-        .gateway
-        .call("ListPayments", meta(&headers), query, |s, m, q| async move {
-            ops::list_payments(s, m, query::list_request(q.as_deref())?).await
-        })
-        .await;
+    let answer =
+        api.gateway
+            .call(
+                "ListPayments",
+                meta(&headers),
+                query,
+                |s, m, q| async move {
+                    ops::list_payments(s, m, query::list_request(q.as_deref())?).await
+                },
+            )
+            .await;
     respond(answer)
 }
 

@@ -95,7 +95,9 @@ impl IntoResponse for Problem {
             let list: Vec<_> = v
                 .violations()
                 .iter()
-                .map(|v| json!({"field": v.field, "reason": v.reason, "description": v.description}))
+                .map(
+                    |v| json!({"field": v.field, "reason": v.reason, "description": v.description}),
+                )
                 .collect();
             map.insert("violations".into(), list.into());
         }

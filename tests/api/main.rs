@@ -26,6 +26,7 @@ mod disk_full;
 mod durability;
 mod happy_path;
 mod idempotency;
+mod json;
 mod list;
 mod never_sent;
 mod ops;
