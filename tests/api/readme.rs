@@ -17,7 +17,7 @@
 
 use crate::dev_server::start_dev_server;
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// A fenced block of the README: its first line number and info string, and its text.
 struct Block {
