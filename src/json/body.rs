@@ -35,18 +35,25 @@ pub fn decode<T: DeserializeOwned + Default>(raw: &[u8]) -> Result<T, AppError> 
             proto_path(&e.path().to_string())
         };
         // An unknown field may be reported at its parent: name the field itself.
-        if message.starts_with("unknown field") {
-            if let Some(name) = message.split('`').nth(1).map(snake) {
-                if field.rsplit('.').next() != Some(name.as_str()) {
-                    field = join(&field, &name);
-                }
-            }
+        if let Some(name) = unknown_field(&message)
+            && field.rsplit('.').next() != Some(name.as_str())
+        {
+            field = join(&field, &name);
         }
         AppError::Invalid(one(&or_body(field), &without_position(&message)))
     })?;
     de.end()
         .map_err(|e| AppError::Invalid(one("body", &without_position(&e.to_string()))))?;
     Ok(value)
+}
+
+/// The field named by serde's "unknown field `x`, expected ..." message, in snake_case.
+fn unknown_field(message: &str) -> Option<String> {
+    message
+        .strip_prefix("unknown field `")?
+        .split('`')
+        .next()
+        .map(snake)
 }
 
 /// serde_json's message without " at line 1 column 9" (the field says where).
@@ -136,6 +143,7 @@ fn snake(name: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
     use crate::grpc::proto as pb;

@@ -7,6 +7,8 @@ use crate::helpers::*;
 use paygate::cli::json::code_name;
 use paygate::grpc::proto as pb;
 
+/// One request of the table (built, sent once, dropped: its size does not matter).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Call {
     Authorize(pb::AuthorizeRequest),
