@@ -106,3 +106,32 @@ async fn another_merchants_payment_is_404_indistinguishable_from_none() {
         .await
         .assert_problem(401, "UNAUTHENTICATED");
 }
+
+#[tokio::test]
+async fn paygate_call_json_prints_the_http_apis_body() {
+    let app = TestApp::spawn().await;
+    let json = Json::new(&app);
+    let p = json.authorize("cli-json", 10_000, "").await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let target = format!("http://{}", app.grpc_addr());
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_paygate"))
+        .args(["call", "--target", &target, "--json", "get", &id])
+        .env_remove("PAYGATE_API_KEY")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let http = json
+        .send(json.request(reqwest::Method::GET, &format!("/v1/payments/{id}")))
+        .await;
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        printed.trim_end(),
+        http.body.to_string(),
+        "the same bytes on both surfaces"
+    );
+}
