@@ -9,9 +9,11 @@ use crate::config::Settings;
 use crate::domain::{MerchantId, Timestamp};
 use crate::grpc::auth::Authenticator;
 use crate::grpc::metadata_limit::{H2_MAX_HEADER_LIST, MetadataLimitLayer};
+use crate::grpc::pipeline::Gateway;
 use crate::grpc::proto::payment_gateway_server::PaymentGatewayServer;
 use crate::grpc::{Api, proto};
 use crate::health::{Readiness, Reporters};
+use crate::json::JsonApi;
 use crate::listen::{ConnectionLimits, Slots};
 use crate::providers::mock::server as mock_server;
 use crate::providers::mock::webhook::WebhookSecret;
@@ -209,14 +211,18 @@ impl App {
             .build_v1()
             .context("building reflection")?;
         let limit = self.settings.server.max_message_bytes;
-        let api = PaymentGatewayServer::new(Api::new(
+        let gateway = Gateway::new(
             self.service.clone(),
             self.auth.clone(),
             self.metrics.clone(),
-            stop.clone(),
-        ))
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit.max(4 * 1024 * 1024));
+        );
+        let api = PaymentGatewayServer::new(Api::new(gateway.clone(), stop.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit.max(4 * 1024 * 1024));
+        let grpc_routes = tonic::service::Routes::new(health_service)
+            .add_service(reflection)
+            .add_service(api);
+        let json = crate::json::router(JsonApi::new(gateway, stop.clone(), limit));
         let c = self.settings.server.connections;
         let limits = ConnectionLimits {
             header_read_timeout: c.header_read_timeout,
@@ -229,6 +235,7 @@ impl App {
         let grpc_slots = Slots::new("grpc", self.max_connections, self.metrics.clone());
         let http_slots = Slots::new("http", self.max_connections, self.metrics.clone());
         let grpc = tonic::transport::Server::builder()
+            .accept_http1(true)
             .concurrency_limit_per_connection(self.settings.server.max_concurrent_requests)
             .http2_keepalive_interval(Some(c.grpc_keepalive_interval))
             .http2_keepalive_timeout(Some(c.grpc_keepalive_timeout))
@@ -239,9 +246,7 @@ impl App {
             .layer(crate::grpc::layers::MessageLimitLayer::new(
                 self.metrics.clone(),
             ))
-            .add_service(health_service)
-            .add_service(reflection)
-            .add_service(api)
+            .add_routes(crate::api_port::routes(grpc_routes, json))
             .serve_with_incoming_shutdown(
                 crate::listen::grpc::incoming(self.grpc, limits, grpc_slots),
                 stop.wait(),

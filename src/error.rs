@@ -1,8 +1,11 @@
-//! `AppError`: what use cases return. Each variant answers "what should the caller do next";
-//! `grpc/status.rs` maps it to a gRPC code and a DESIGN.md §2.1 reason in one place.
+//! `AppError`: what use cases return. Each variant answers "what should the caller do next".
+//! [`AppError::code`] and [`AppError::reason`] are the one mapping to a gRPC code and a
+//! DESIGN.md §2.1 reason; `grpc/status.rs` and `json/problem.rs` only render them, so both
+//! transports answer the same error the same way.
 
 use crate::domain::{CardDataFound, ProviderKind, Refusal};
 use crate::store::StoreError;
+use std::time::Duration;
 
 /// One bad request field, as reported in `google.rpc.BadRequest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,5 +144,125 @@ impl From<StoreError> for AppError {
             StoreError::Unavailable(reason) => Self::StoreUnavailable(reason),
             StoreError::Internal(reason) => Self::Internal(reason),
         }
+    }
+}
+
+/// How long a caller should wait before retrying an ABORTED or UNAVAILABLE request.
+pub const RETRY_AFTER: Duration = Duration::from_millis(200);
+
+/// The gRPC codes paygate answers with, transport-neutral: gRPC renders them as a `Status`,
+/// the JSON API as an HTTP status (Google's gRPC↔HTTP mapping, FAILED_PRECONDITION aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidArgument,
+    NotFound,
+    FailedPrecondition,
+    Aborted,
+    PermissionDenied,
+    Unavailable,
+    OutOfRange,
+    ResourceExhausted,
+    Unauthenticated,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code's name as gRPC spells it, for metric labels and problem titles.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::InvalidArgument => "INVALID_ARGUMENT",
+            Self::NotFound => "NOT_FOUND",
+            Self::FailedPrecondition => "FAILED_PRECONDITION",
+            Self::Aborted => "ABORTED",
+            Self::PermissionDenied => "PERMISSION_DENIED",
+            Self::Unavailable => "UNAVAILABLE",
+            Self::OutOfRange => "OUT_OF_RANGE",
+            Self::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Internal => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status of the JSON API. FAILED_PRECONDITION is 422, not Google's 400: the
+    /// request was well-formed but the payment's state (or the key's earlier use) forbids it,
+    /// and keeping 409 for ABORTED alone means "409 → retry with the same key" holds.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidArgument | Self::OutOfRange => 400,
+            Self::Unauthenticated => 401,
+            Self::PermissionDenied => 403,
+            Self::NotFound => 404,
+            Self::Aborted => 409,
+            Self::FailedPrecondition => 422,
+            Self::ResourceExhausted => 429,
+            Self::Internal => 500,
+            Self::Unavailable => 503,
+        }
+    }
+}
+
+impl AppError {
+    /// The code this error answers with on either transport.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Invalid(_) => ErrorCode::InvalidArgument,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::Refused(_) | Self::KeyReused => ErrorCode::FailedPrecondition,
+            Self::KeyInUse => ErrorCode::Aborted,
+            Self::ProviderNotEnabled(_) => ErrorCode::PermissionDenied,
+            Self::ProviderUnavailable { .. } | Self::StoreUnavailable(_) => ErrorCode::Unavailable,
+            Self::EventsPruned { .. } => ErrorCode::OutOfRange,
+            Self::MessageTooLarge | Self::TooManyStreams { .. } | Self::MetadataTooLarge { .. } => {
+                ErrorCode::ResourceExhausted
+            }
+            Self::Unauthenticated => ErrorCode::Unauthenticated,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The stable DESIGN.md §2.1 reason (gRPC `ErrorInfo.reason`, problem+json `reason`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Invalid(v) => v.reason(),
+            Self::NotFound => "PAYMENT_NOT_FOUND",
+            Self::Refused(r) => refusal_reason(r),
+            Self::KeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Self::KeyInUse => "IDEMPOTENCY_KEY_IN_USE",
+            Self::ProviderNotEnabled(_) => "PERMISSION_DENIED",
+            Self::ProviderUnavailable { .. } => "PROVIDER_UNAVAILABLE",
+            Self::StoreUnavailable(_) => "STORE_UNAVAILABLE",
+            Self::EventsPruned { .. } => "EVENTS_PRUNED",
+            Self::MessageTooLarge => "MESSAGE_TOO_LARGE",
+            Self::TooManyStreams { .. } => "TOO_MANY_STREAMS",
+            Self::MetadataTooLarge { .. } => "METADATA_TOO_LARGE",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// When the caller should retry with the same key: ABORTED and UNAVAILABLE only.
+    pub fn retry_after(&self) -> Option<Duration> {
+        matches!(self.code(), ErrorCode::Aborted | ErrorCode::Unavailable).then_some(RETRY_AFTER)
+    }
+
+    /// Logs what the caller will not see (internal causes stay in the log). Called once per
+    /// answered error, by the transport that renders it.
+    pub fn log_server_fault(&self) {
+        match self {
+            Self::StoreUnavailable(reason) => tracing::error!(%reason, "database unavailable"),
+            Self::Internal(cause) => tracing::error!(%cause, "internal error"),
+            _ => {}
+        }
+    }
+}
+
+fn refusal_reason(r: &Refusal) -> &'static str {
+    match r {
+        Refusal::InvalidState { .. } => "INVALID_STATE",
+        Refusal::ExceedsCapturable { .. } => "AMOUNT_EXCEEDS_CAPTURABLE",
+        Refusal::ExceedsRefundable { .. } => "AMOUNT_EXCEEDS_REFUNDABLE",
+        Refusal::CurrencyMismatch { .. } => "CURRENCY_MISMATCH",
+        Refusal::NotSupported { .. } => "OPERATION_NOT_SUPPORTED",
+        Refusal::ByProvider { reason, .. } => reason,
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! Data flows one way: transport → use case → domain → provider/store.
-//! - [`grpc`], [`http`], [`cli`]: transports (proto types stay in `grpc/`). `listen` accepts
+//! - [`grpc`], [`json`], [`http`], [`cli`]: transports (proto types stay in `grpc/` and
+//!   `json/`); [`api_port`] serves gRPC and the JSON API on one port. `listen` accepts
 //!   their connections: a cap per listener, accept back-off, header/body/handshake/idle deadlines.
 //! - [`service`]: use cases, one per file; the only layer that talks to providers and store.
 //! - [`domain`]: money, ids, the payment state machine; no I/O.
@@ -15,6 +16,7 @@
 //!   [`shutdown`] and [`deadline`] (the caller's deadline, carried to provider calls) support it.
 //!   Its background tasks run under `supervise` (restarted if they panic); `health` keeps
 //!   `grpc.health.v1` current.
+pub mod api_port;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -24,6 +26,7 @@ pub mod error;
 pub mod grpc;
 pub(crate) mod health;
 pub mod http;
+pub mod json;
 pub(crate) mod listen;
 pub mod providers;
 pub mod service;

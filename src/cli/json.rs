@@ -205,7 +205,7 @@ fn string_map(map: &HashMap<String, String>) -> Value {
 }
 
 /// RFC 3339 in UTC; an out-of-range value is shown raw rather than dropped.
-fn timestamp(t: Option<&prost_types::Timestamp>) -> Value {
+fn timestamp(t: Option<&pbjson_types::Timestamp>) -> Value {
     let Some(t) = t else {
         return Value::Null;
     };
@@ -259,7 +259,7 @@ mod tests {
                     provider_code: "05".into(),
                     provider_message: "Do not honour".into(),
                 }),
-                created_at: Some(prost_types::Timestamp {
+                created_at: Some(pbjson_types::Timestamp {
                     seconds: 1_700_000_000,
                     nanos: 0,
                 }),
@@ -267,7 +267,7 @@ mod tests {
             }],
             provider_reference: "mock_pay_1".into(),
             metadata: HashMap::from([("cart".into(), "17".into())]),
-            created_at: Some(prost_types::Timestamp {
+            created_at: Some(pbjson_types::Timestamp {
                 seconds: 1_700_000_000,
                 nanos: 500_000_000,
             }),
@@ -353,7 +353,7 @@ mod tests {
             sequence: 7,
             r#type: "payment.captured".into(),
             payment: Some(sample_payment()),
-            occurred_at: Some(prost_types::Timestamp {
+            occurred_at: Some(pbjson_types::Timestamp {
                 seconds: 0,
                 nanos: 0,
             }),

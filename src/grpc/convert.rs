@@ -362,8 +362,8 @@ fn money(currency: Currency, minor: i64) -> pb::Money {
     }
 }
 
-pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
-    prost_types::Timestamp {
+pub fn timestamp(t: Timestamp) -> pbjson_types::Timestamp {
+    pbjson_types::Timestamp {
         seconds: t.seconds(),
         nanos: t.subsec_nanos(),
     }

@@ -1,70 +1,44 @@
-//! The one place where an `AppError` becomes a gRPC `Status`: code + `google.rpc.ErrorInfo`
-//! (domain `paygate`, reason per DESIGN.md §2.1), plus BadRequest / RetryInfo where they help.
+//! Renders an `AppError` as a gRPC `Status`: the code and reason decided once in
+//! `error.rs`, as `google.rpc.ErrorInfo` (domain `paygate`), plus BadRequest / RetryInfo.
 
-use crate::domain::Refusal;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use std::collections::HashMap;
-use std::time::Duration;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// How long a caller should wait before retrying an ABORTED or UNAVAILABLE request.
-const RETRY_AFTER: Duration = Duration::from_millis(200);
-
 impl From<AppError> for Status {
     fn from(err: AppError) -> Self {
+        err.log_server_fault();
         let mut details = ErrorDetails::new();
-        let (code, reason) = match &err {
-            AppError::Invalid(v) => {
-                for violation in v.violations() {
-                    details.add_bad_request_violation(
-                        violation.field.clone(),
-                        violation.description.clone(),
-                    );
-                }
-                (Code::InvalidArgument, v.reason())
+        if let AppError::Invalid(v) = &err {
+            for violation in v.violations() {
+                details.add_bad_request_violation(
+                    violation.field.clone(),
+                    violation.description.clone(),
+                );
             }
-            AppError::NotFound => (Code::NotFound, "PAYMENT_NOT_FOUND"),
-            AppError::Refused(r) => (Code::FailedPrecondition, refusal_reason(r)),
-            AppError::KeyReused => (Code::FailedPrecondition, "IDEMPOTENCY_KEY_REUSED"),
-            AppError::KeyInUse => {
-                details.set_retry_info(Some(RETRY_AFTER));
-                (Code::Aborted, "IDEMPOTENCY_KEY_IN_USE")
-            }
-            AppError::ProviderNotEnabled(_) => (Code::PermissionDenied, "PERMISSION_DENIED"),
-            AppError::ProviderUnavailable { .. } => {
-                details.set_retry_info(Some(RETRY_AFTER));
-                (Code::Unavailable, "PROVIDER_UNAVAILABLE")
-            }
-            AppError::StoreUnavailable(reason) => {
-                tracing::error!(%reason, "database unavailable");
-                details.set_retry_info(Some(RETRY_AFTER));
-                (Code::Unavailable, "STORE_UNAVAILABLE")
-            }
-            AppError::EventsPruned { .. } => (Code::OutOfRange, "EVENTS_PRUNED"),
-            AppError::MessageTooLarge => (Code::ResourceExhausted, "MESSAGE_TOO_LARGE"),
-            AppError::TooManyStreams { .. } => (Code::ResourceExhausted, "TOO_MANY_STREAMS"),
-            AppError::MetadataTooLarge { .. } => (Code::ResourceExhausted, "METADATA_TOO_LARGE"),
-            AppError::Unauthenticated => (Code::Unauthenticated, "UNAUTHENTICATED"),
-            AppError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                (Code::Internal, "INTERNAL")
-            }
-        };
-        details.set_error_info(reason, "paygate", HashMap::new());
+        }
+        if let Some(after) = err.retry_after() {
+            details.set_retry_info(Some(after));
+        }
+        details.set_error_info(err.reason(), "paygate", HashMap::new());
         // Internal causes stay in the log; the caller sees only "internal error".
-        Status::with_error_details(code, err.to_string(), details)
+        Status::with_error_details(grpc_code(err.code()), err.to_string(), details)
     }
 }
 
-fn refusal_reason(r: &Refusal) -> &'static str {
-    match r {
-        Refusal::InvalidState { .. } => "INVALID_STATE",
-        Refusal::ExceedsCapturable { .. } => "AMOUNT_EXCEEDS_CAPTURABLE",
-        Refusal::ExceedsRefundable { .. } => "AMOUNT_EXCEEDS_REFUNDABLE",
-        Refusal::CurrencyMismatch { .. } => "CURRENCY_MISMATCH",
-        Refusal::NotSupported { .. } => "OPERATION_NOT_SUPPORTED",
-        Refusal::ByProvider { reason, .. } => reason,
+fn grpc_code(code: ErrorCode) -> Code {
+    match code {
+        ErrorCode::InvalidArgument => Code::InvalidArgument,
+        ErrorCode::NotFound => Code::NotFound,
+        ErrorCode::FailedPrecondition => Code::FailedPrecondition,
+        ErrorCode::Aborted => Code::Aborted,
+        ErrorCode::PermissionDenied => Code::PermissionDenied,
+        ErrorCode::Unavailable => Code::Unavailable,
+        ErrorCode::OutOfRange => Code::OutOfRange,
+        ErrorCode::ResourceExhausted => Code::ResourceExhausted,
+        ErrorCode::Unauthenticated => Code::Unauthenticated,
+        ErrorCode::Internal => Code::Internal,
     }
 }
 

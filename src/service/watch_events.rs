@@ -41,7 +41,7 @@ impl PaymentService {
         &self,
         merchant: MerchantId,
         after: i64,
-    ) -> Result<impl Stream<Item = Result<StoredEvent, AppError>> + Send + 'static, AppError> {
+    ) -> Result<impl Stream<Item = Result<StoredEvent, AppError>> + Send + use<>, AppError> {
         let Some(slot) = self.streams.take(&merchant) else {
             let limit = self.streams.max_per_merchant();
             tracing::warn!(%merchant, limit, "WatchEvents refused: too many open streams");
@@ -64,6 +64,25 @@ impl PaymentService {
             _slot: slot,
         };
         Ok(futures::stream::unfold(cursor, next_event))
+    }
+}
+
+impl PaymentService {
+    /// At most `limit` of the merchant's events above `after`, oldest first, without waiting
+    /// for new ones; refused like [`PaymentService::watch_events`] below the retention line.
+    pub async fn events_page(
+        &self,
+        merchant: &MerchantId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, AppError> {
+        if after > 0 {
+            let pruned_through = self.store.events_pruned_through().await?;
+            if after < pruned_through {
+                return Err(AppError::EventsPruned { pruned_through });
+            }
+        }
+        Ok(self.store.events_after(merchant, after, limit).await?)
     }
 }
 

@@ -9,6 +9,7 @@
 //! Black-box tests: the real application wiring on port 0, a real SQLite file, the real HTTP
 //! mock processor, and the real binary for the crash test. One binary, one module per flow.
 
+mod dev_server;
 mod emulators;
 mod helpers;
 mod logs;
@@ -28,8 +29,10 @@ mod deploy_metrics;
 mod descriptor_limit;
 mod disk_full;
 mod durability;
+mod examples;
 mod happy_path;
 mod idempotency;
+mod json;
 mod list;
 mod listeners;
 mod never_sent;

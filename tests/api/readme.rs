@@ -17,12 +17,10 @@
 //! session runs in a tempdir where `tests/`, `deploy/` and `examples/` link to the repository's,
 //! so paths read as from the repository root and files a snippet writes land in the tempdir.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
+use crate::dev_server::start_dev_server;
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
 /// A fenced block of the README: its first line number and info string, and its text.
 struct Block {
@@ -201,79 +199,6 @@ cargo() {
 }
 paygate() { "$PAYGATE_BIN" "$@"; }
 "#;
-
-/// The development-mode server on port 0, with the addresses from its start-up line.
-struct DevServer {
-    child: Child,
-    grpc: SocketAddr,
-    http: SocketAddr,
-    mock: SocketAddr,
-}
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_dev_server(dir: &Path) -> DevServer {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_paygate"))
-        .arg("serve")
-        .current_dir(dir)
-        .env_remove("PAYGATE_CONFIG")
-        .env_remove("PAYGATE_DATABASE_URL")
-        .env("PAYGATE_GRPC_ADDR", "127.0.0.1:0")
-        .env("PAYGATE_HTTP_ADDR", "127.0.0.1:0")
-        .env("PAYGATE_MOCK_PROCESSOR_ADDR", "127.0.0.1:0")
-        .env("PAYGATE_LOG_FORMAT", "json")
-        .env("PAYGATE_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting paygate serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let (mut grpc, mut http, mut mock) = (None, None, None);
-    while grpc.is_none() || http.is_none() || mock.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("no start-up lines; stderr:\n{}", seen.join("\n")));
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        let field = |name: &str| -> Option<SocketAddr> {
-            let text = value
-                .get(name)
-                .or_else(|| value.pointer(&format!("/fields/{name}")))?
-                .as_str()?;
-            text.trim_start_matches("http://")
-                .trim_end_matches('/')
-                .parse()
-                .ok()
-        };
-        grpc = grpc.or_else(|| field("grpc_addr"));
-        http = http.or_else(|| field("http_addr"));
-        mock = mock
-            .or_else(|| field("mock_processor"))
-            .or_else(|| field("mock_processor_url"))
-            .or_else(|| field("addr"));
-        seen.push(line);
-    }
-    // Keep draining, so the child never blocks on a full pipe.
-    std::thread::spawn(move || while rx.recv().is_ok() {});
-    DevServer {
-        child,
-        grpc: grpc.expect("grpc"),
-        http: http.expect("http"),
-        mock: mock.expect("mock"),
-    }
-}
 
 #[test]
 fn the_readme_shell_snippets_run_as_written_and_their_comments_hold() {

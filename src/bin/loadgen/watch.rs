@@ -70,7 +70,7 @@ pub async fn spawn(
     }))
 }
 
-fn to_system_time(ts: prost_types::Timestamp) -> Option<std::time::SystemTime> {
+fn to_system_time(ts: pbjson_types::Timestamp) -> Option<std::time::SystemTime> {
     let secs = u64::try_from(ts.seconds).ok()?;
     let nanos = u32::try_from(ts.nanos).ok()?;
     std::time::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))

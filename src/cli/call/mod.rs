@@ -36,6 +36,10 @@ pub struct CallArgs {
     // hide_env_values: otherwise `--help` would print the key taken from the environment.
     #[arg(long, env = "PAYGATE_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// Print answers as the HTTP/JSON API's bodies (the proto3 JSON of the message), not the
+    /// readable view
+    #[arg(long)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: CallCommand,
 }
@@ -320,12 +324,13 @@ pub async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
         }
     };
     match call {
-        Call::Watch(request, limit) => watch(client, request, limit).await,
+        Call::Watch(request, limit) => watch(client, request, limit, args.json).await,
         Call::Unary(unary) => {
             let key = unary.idempotency_key().map(str::to_owned);
-            match tokio::time::timeout(CALL_TIMEOUT, unary.send(client)).await {
+            match tokio::time::timeout(CALL_TIMEOUT, unary.send(client, args.json)).await {
                 Ok(Ok(value)) => {
-                    write_stdout(&value, true)?;
+                    // --json: one compact line, byte for byte the HTTP API's body.
+                    write_stdout(&value, !args.json)?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Ok(Err(status)) => Ok(report(&status, key.as_deref())),
@@ -432,15 +437,31 @@ impl Unary {
         }
     }
 
-    async fn send(self, mut client: Client) -> Result<Value, tonic::Status> {
+    /// Sends the request; the answer as the readable view, or (`proto_json`) exactly as the
+    /// HTTP/JSON API's body.
+    async fn send(self, mut client: Client, proto_json: bool) -> Result<Value, tonic::Status> {
+        let pay = |p: &proto::Payment| view(p, json::payment, proto_json);
         Ok(match self {
-            Self::Authorize(r) => json::payment(client.authorize(*r).await?.get_ref()),
-            Self::Capture(r) => json::payment(client.capture(r).await?.get_ref()),
-            Self::Void(r) => json::payment(client.void(r).await?.get_ref()),
-            Self::Refund(r) => json::payment(client.refund(r).await?.get_ref()),
-            Self::Get(r) => json::payment(client.get_payment(r).await?.get_ref()),
-            Self::List(r) => json::payment_list(client.list_payments(r).await?.get_ref()),
+            Self::Authorize(r) => pay(client.authorize(*r).await?.get_ref()),
+            Self::Capture(r) => pay(client.capture(r).await?.get_ref()),
+            Self::Void(r) => pay(client.void(r).await?.get_ref()),
+            Self::Refund(r) => pay(client.refund(r).await?.get_ref()),
+            Self::Get(r) => pay(client.get_payment(r).await?.get_ref()),
+            Self::List(r) => view(
+                client.list_payments(r).await?.get_ref(),
+                json::payment_list,
+                proto_json,
+            ),
         })
+    }
+}
+
+/// `readable(message)`, or the message's proto3 JSON (the serde impls the JSON API uses).
+fn view<T: serde::Serialize>(message: &T, readable: fn(&T) -> Value, proto_json: bool) -> Value {
+    if proto_json {
+        serde_json::to_value(message).unwrap_or(Value::Null)
+    } else {
+        readable(message)
     }
 }
 
@@ -450,6 +471,7 @@ async fn watch(
     mut client: Client,
     request: proto::WatchEventsRequest,
     limit: Option<u64>,
+    proto_json: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut left = limit.unwrap_or(u64::MAX);
     if left == 0 {
@@ -467,7 +489,7 @@ async fn watch(
             next = events.message() => match next {
                 Ok(Some(event)) => {
                     left -= 1;
-                    if !write_stdout(&json::event(&event), false)? || left == 0 {
+                    if !write_stdout(&view(&event, json::event, proto_json), false)? || left == 0 {
                         return Ok(ExitCode::SUCCESS);
                     }
                 }
