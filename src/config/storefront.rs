@@ -36,25 +36,7 @@ pub(super) fn display_name(key: &str, text: String) -> Result<String, Problem> {
 
 /// Unlike the base URLs paygate appends paths to, the shop's URL is kept exactly as written.
 pub(super) fn shop_url(key: &str, text: &str) -> Result<reqwest::Url, Problem> {
-    let url = reqwest::Url::parse(text.trim()).map_err(|e| {
-        problem(
-            key,
-            format!("invalid URL {text:?}: {e} (expected e.g. https://shop.example.ma/)"),
-        )
-    })?;
-    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
-        return Err(problem(
-            key,
-            format!("must be an absolute http:// or https:// URL, got {text:?}"),
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(problem(
-            key,
-            "must not contain a user name or password".to_owned(),
-        ));
-    }
-    Ok(url)
+    super::values::absolute_http_url(key, text.trim(), "https://shop.example.ma/")
 }
 
 #[cfg(test)]

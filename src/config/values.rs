@@ -21,13 +21,17 @@ pub(super) fn socket_addr(key: &str, text: &str) -> Result<SocketAddr, Problem> 
     })
 }
 
-/// An absolute http(s) URL with a host and no credentials (they would be printed). The path is
-/// made to end with `/` so that `base.join("webhooks/...")` appends instead of replacing.
-pub(super) fn http_url(key: &str, text: &str) -> Result<reqwest::Url, Problem> {
-    let mut url = reqwest::Url::parse(text).map_err(|e| {
+/// An absolute http(s) URL with a host and no credentials (they would be printed), kept exactly
+/// as written; `example` shows the expected form in the message.
+pub(super) fn absolute_http_url(
+    key: &str,
+    text: &str,
+    example: &str,
+) -> Result<reqwest::Url, Problem> {
+    let url = reqwest::Url::parse(text).map_err(|e| {
         problem(
             key,
-            format!("invalid URL {text:?}: {e} (expected e.g. https://host)"),
+            format!("invalid URL {text:?}: {e} (expected e.g. {example})"),
         )
     })?;
     if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
@@ -42,6 +46,13 @@ pub(super) fn http_url(key: &str, text: &str) -> Result<reqwest::Url, Problem> {
             "must not contain a user name or password".to_owned(),
         ));
     }
+    Ok(url)
+}
+
+/// [`absolute_http_url`] with the path made to end with `/`, so that
+/// `base.join("webhooks/...")` appends instead of replacing.
+pub(super) fn http_url(key: &str, text: &str) -> Result<reqwest::Url, Problem> {
+    let mut url = absolute_http_url(key, text, "https://host")?;
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);
