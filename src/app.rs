@@ -187,11 +187,17 @@ impl App {
         self.keep_running("reaper", move || {
             reap(store.clone(), retention, events, every, background.wait())
         });
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .context("building reflection")?;
+        // Both reflection versions: grpcurl asks v1, but Python's grpcio-reflection client,
+        // Evans, grpc_cli and older Postman ask only v1alpha and would get UNIMPLEMENTED.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_v1 = reflection().build_v1().context("building reflection")?;
+        let reflection_v1alpha = reflection()
+            .build_v1alpha()
+            .context("building reflection v1alpha")?;
         let limit = self.settings.server.max_message_bytes;
         let api = PaymentGatewayServer::new(Api::new(
             self.service.clone(),
@@ -207,7 +213,8 @@ impl App {
                 self.metrics.clone(),
             ))
             .add_service(health_service)
-            .add_service(reflection)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .add_service(api)
             .serve_with_incoming_shutdown(nodelay(self.grpc), stop.wait());
         let router = crate::http::router(crate::http::HttpState {

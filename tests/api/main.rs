@@ -36,6 +36,7 @@ mod paypal_recovery;
 mod paypal_split_refunds;
 mod paypal_webhooks;
 mod reaping;
+mod reflection;
 mod replicas;
 mod resilience;
 mod return_pages;
