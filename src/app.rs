@@ -85,7 +85,9 @@ impl App {
 
         let secrets = registry::mock_secrets(&settings)?;
         let mock_processor = if secrets.local_processor {
-            Some(start_mock_processor(&background, secrets.processor.clone()).await?)
+            let at = settings.server.mock_processor_addr;
+            let dev_mode = settings.dev_mode;
+            Some(start_mock_processor(&background, secrets.processor.clone(), at, dev_mode).await?)
         } else {
             None
         };
@@ -112,7 +114,13 @@ impl App {
             metrics.clone(),
             settings.server.operation_timeout(),
         );
-        tracing::info!(%grpc_addr, %http_addr, mock_processor = ?mock_processor, "paygate listening");
+        match mock_processor {
+            Some(addr) => {
+                let mock_processor = format!("http://{addr}");
+                tracing::info!(%grpc_addr, %http_addr, %mock_processor, "paygate listening");
+            }
+            None => tracing::info!(%grpc_addr, %http_addr, "paygate listening"),
+        }
         Ok(Self {
             settings,
             store,
@@ -257,14 +265,27 @@ fn nodelay(
     })
 }
 
+/// Starts the in-process mock processor on `at` (or a free port if `at` is taken) and logs its
+/// URL on one line. In development mode that line is INFO: the development-mode warning has
+/// said it already. With a config file it is the warning, since real money never moves.
 async fn start_mock_processor(
     stop: &Trigger,
     secrets: Vec<WebhookSecret>,
+    at: SocketAddr,
+    dev_mode: bool,
 ) -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")
+    let mock_server::Bound {
+        listener,
+        instead_of,
+    } = mock_server::bind(at)
         .await
-        .context("binding the in-process mock processor")?;
+        .with_context(|| format!("binding the in-process mock processor to {at}"))?;
     let addr = listener.local_addr()?;
+    if let Some(taken) = instead_of {
+        tracing::warn!(
+            "{taken} is in use (another paygate serve, or paygate mock-processor?): the mock processor takes a free port instead"
+        );
+    }
     let state = mock_server::ProcessorState::with_webhook_secrets(secrets);
     let wait = stop.wait();
     tokio::spawn(async move {
@@ -272,7 +293,16 @@ async fn start_mock_processor(
             tracing::error!(error = %e, "mock processor stopped");
         }
     });
-    tracing::warn!(%addr, "running the in-process mock processor: development only, no real money moves");
+    let url = format!("http://{addr}");
+    if dev_mode {
+        tracing::info!(
+            "mock processor at {url}: GET /v1/ledger shows what it charged, PUT /_faults injects faults"
+        );
+    } else {
+        tracing::warn!(
+            "running the in-process mock processor at {url}: development only, no real money moves"
+        );
+    }
     Ok(addr)
 }
 

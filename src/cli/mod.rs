@@ -97,7 +97,10 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 
 pub async fn mock_processor(listen: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(addr = %listener.local_addr()?, "mock processor listening");
+    let url = format!("http://{}", listener.local_addr()?);
+    tracing::info!(
+        "mock processor at {url}: GET /v1/ledger shows what it charged, PUT /_faults injects faults"
+    );
     crate::providers::mock::server::serve(
         listener,
         crate::providers::mock::server::ProcessorState::new(),

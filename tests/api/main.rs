@@ -22,6 +22,7 @@ mod concurrency;
 mod crash;
 mod declines;
 mod deploy_metrics;
+mod dev_mode;
 mod disk_full;
 mod durability;
 mod happy_path;
