@@ -16,6 +16,7 @@ mod logs;
 mod auth;
 mod check_config;
 mod checkout_expiry;
+mod cli_call;
 mod cmi;
 mod compound_faults;
 mod concurrency;
