@@ -267,7 +267,8 @@ fn nodelay(
 
 /// Starts the in-process mock processor on `at` (or a free port if `at` is taken) and logs its
 /// URL on one line. In development mode that line is INFO: the development-mode warning has
-/// said it already. With a config file it is the warning, since real money never moves.
+/// said it already. With a config file it stays a warning: a deployment whose merchants are
+/// served by a processor that moves no real money should hear about it.
 async fn start_mock_processor(
     stop: &Trigger,
     secrets: Vec<WebhookSecret>,
