@@ -95,7 +95,9 @@ impl App {
 
         let secrets = registry::mock_secrets(&settings)?;
         let mock_processor = if secrets.local_processor {
-            Some(start_mock_processor(&background, secrets.processor.clone()).await?)
+            let at = settings.server.mock_processor_addr;
+            let dev_mode = settings.dev_mode;
+            Some(start_mock_processor(&background, secrets.processor.clone(), at, dev_mode).await?)
         } else {
             None
         };
@@ -123,7 +125,13 @@ impl App {
             settings.server.operation_timeout(),
             settings.events.max_streams_per_merchant,
         );
-        tracing::info!(%grpc_addr, %http_addr, mock_processor = ?mock_processor, "paygate listening");
+        match mock_processor {
+            Some(addr) => {
+                let mock_processor = format!("http://{addr}");
+                tracing::info!(%grpc_addr, %http_addr, %mock_processor, "paygate listening");
+            }
+            None => tracing::info!(%grpc_addr, %http_addr, "paygate listening"),
+        }
         Ok(Self {
             settings,
             store,
@@ -205,11 +213,17 @@ impl App {
         self.keep_running("reaper", move || {
             reap(store.clone(), retention, events, every, background.wait())
         });
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .context("building reflection")?;
+        // Both reflection versions: grpcurl asks v1, but Python's grpcio-reflection client,
+        // Evans, grpc_cli and older Postman ask only v1alpha and would get UNIMPLEMENTED.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_v1 = reflection().build_v1().context("building reflection")?;
+        let reflection_v1alpha = reflection()
+            .build_v1alpha()
+            .context("building reflection v1alpha")?;
         let limit = self.settings.server.max_message_bytes;
         let gateway = Gateway::new(
             self.service.clone(),
@@ -220,7 +234,8 @@ impl App {
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit.max(4 * 1024 * 1024));
         let grpc_routes = tonic::service::Routes::new(health_service)
-            .add_service(reflection)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .add_service(api);
         let json = crate::json::router(JsonApi::new(gateway, stop.clone(), limit));
         let c = self.settings.server.connections;
@@ -303,14 +318,28 @@ fn connection_cap(settings: &Settings) -> usize {
     cap
 }
 
+/// Starts the in-process mock processor on `at` (or a free port if `at` is taken) and logs its
+/// URL on one line. In development mode that line is INFO: the development-mode warning has
+/// said it already. With a config file it stays a warning: a deployment whose merchants are
+/// served by a processor that moves no real money should hear about it.
 async fn start_mock_processor(
     stop: &Trigger,
     secrets: Vec<WebhookSecret>,
+    at: SocketAddr,
+    dev_mode: bool,
 ) -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")
+    let mock_server::Bound {
+        listener,
+        instead_of,
+    } = mock_server::bind(at)
         .await
-        .context("binding the in-process mock processor")?;
+        .with_context(|| format!("binding the in-process mock processor to {at}"))?;
     let addr = listener.local_addr()?;
+    if let Some(taken) = instead_of {
+        tracing::warn!(
+            "{taken} is in use (another paygate serve, or paygate mock-processor?): the mock processor takes a free port instead"
+        );
+    }
     let state = mock_server::ProcessorState::with_webhook_secrets(secrets);
     let wait = stop.wait();
     tokio::spawn(async move {
@@ -318,7 +347,16 @@ async fn start_mock_processor(
             tracing::error!(error = %e, "mock processor stopped");
         }
     });
-    tracing::warn!(%addr, "running the in-process mock processor: development only, no real money moves");
+    let url = format!("http://{addr}");
+    if dev_mode {
+        tracing::info!(
+            "mock processor at {url}: GET /v1/ledger shows what it charged, PUT /_faults injects faults"
+        );
+    } else {
+        tracing::warn!(
+            "running the in-process mock processor at {url}: development only, no real money moves"
+        );
+    }
     Ok(addr)
 }
 

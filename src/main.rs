@@ -9,27 +9,27 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Offline tools: no config, no logs on stdout (their output is for scripts).
-    if let Command::Cmi(command) = &cli.command {
-        return cli::cmi::run(command);
-    }
-    let settings = Settings::load(cli.config.as_deref());
-    if let Command::CheckConfig = cli.command {
-        return cli::check_config(&settings);
-    }
-    if let Command::Call(args) = cli.command {
-        return match cli::call::run(args).await {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    if let Command::Paypal(args) = cli.command {
-        return cli::paypal::run(args);
-    }
-    let settings = match settings {
+    // Clients and offline tools: no config, no logs on stdout (their output is for scripts).
+    let config = match cli.command {
+        Command::Cmi(command) => return cli::cmi::run(&command),
+        Command::Paypal(args) => return cli::paypal::run(args),
+        Command::Call(args) => {
+            return match cli::call::run(args).await {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::CheckConfig(args) => {
+            return cli::check_config(&Settings::load(args.config.as_deref()));
+        }
+        Command::Serve(ref args) | Command::Migrate(ref args) => args.config.clone(),
+        // Only for its log settings (PAYGATE_LOG, PAYGATE_LOG_FORMAT).
+        Command::MockProcessor { .. } => None,
+    };
+    let settings = match Settings::load(config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("config error: {e}");
@@ -41,10 +41,10 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let result = match cli.command {
-        Command::Serve => serve(settings).await,
-        Command::Migrate => cli::migrate(&settings).await,
+        Command::Serve(_) => serve(settings).await,
+        Command::Migrate(_) => cli::migrate(&settings).await,
         Command::MockProcessor { listen } => cli::mock_processor(listen).await,
-        Command::CheckConfig | Command::Call(_) | Command::Cmi(_) | Command::Paypal(_) => Ok(()),
+        Command::CheckConfig(_) | Command::Call(_) | Command::Cmi(_) | Command::Paypal(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

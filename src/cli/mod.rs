@@ -20,9 +20,6 @@ use std::time::Duration;
     about = "Payment gateway adapter: gRPC in, CMI / PayPal / mock processor out"
 )]
 pub struct Cli {
-    /// Config file (TOML). Without one (and without PAYGATE_CONFIG), development mode.
-    #[arg(long, global = true)]
-    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -31,13 +28,14 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum Command {
     /// Run the service: gRPC API and HTTP side port.
-    Serve,
+    Serve(ConfigArgs),
     /// Apply database migrations and exit.
-    Migrate,
+    Migrate(ConfigArgs),
     /// Validate a config file and print what would run, secrets masked.
-    CheckConfig,
+    CheckConfig(ConfigArgs),
     /// Run the mock card processor on its own.
     MockProcessor {
+        /// Address to listen on; the config's `[merchants.providers.mock] base_url` points here
         #[arg(long, default_value = "127.0.0.1:9090")]
         listen: SocketAddr,
     },
@@ -48,6 +46,14 @@ pub enum Command {
     Cmi(cmi::CmiCommand),
     /// PayPal operator tools: `paypal verify-webhook`.
     Paypal(paypal::PaypalArgs),
+}
+
+/// `--config`, only on the commands that read a config file (`call` and the offline tools do not).
+#[derive(clap::Args, Debug)]
+pub struct ConfigArgs {
+    /// Config file (TOML). Without one (and without PAYGATE_CONFIG), development mode.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// `paygate check-config`: the summary on stdout, then the warnings; or every problem with its
@@ -97,7 +103,10 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 
 pub async fn mock_processor(listen: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(addr = %listener.local_addr()?, "mock processor listening");
+    let url = format!("http://{}", listener.local_addr()?);
+    tracing::info!(
+        "mock processor at {url}: GET /v1/ledger shows what it charged, PUT /_faults injects faults"
+    );
     crate::providers::mock::server::serve(
         listener,
         crate::providers::mock::server::ProcessorState::new(),

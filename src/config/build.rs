@@ -10,7 +10,7 @@ use super::{
     ConfigError, DatabaseSettings, IdempotencySettings, LogFormat, LogSettings, Problem,
     ServerSettings, Settings,
 };
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 pub(super) const DEFAULT_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -61,6 +61,7 @@ pub(super) fn env_var(env: Env<'_>, name: &str) -> Option<String> {
 pub(super) struct Overrides {
     grpc_addr: Option<SocketAddr>,
     http_addr: Option<SocketAddr>,
+    mock_processor_addr: Option<SocketAddr>,
     database_url: Option<String>,
     log_filter: Option<String>,
     log_format: Option<LogFormat>,
@@ -73,6 +74,8 @@ impl Overrides {
         Self {
             grpc_addr: var("PAYGATE_GRPC_ADDR").and_then(|(k, v)| p.check(socket_addr(k, &v))),
             http_addr: var("PAYGATE_HTTP_ADDR").and_then(|(k, v)| p.check(socket_addr(k, &v))),
+            mock_processor_addr: var("PAYGATE_MOCK_PROCESSOR_ADDR")
+                .and_then(|(k, v)| p.check(socket_addr(k, &v))),
             database_url: var("PAYGATE_DATABASE_URL")
                 .and_then(|(k, v)| p.check(database_url(k, v))),
             log_filter: var("PAYGATE_LOG").and_then(|(k, v)| p.check(log_filter(k, v))),
@@ -88,6 +91,9 @@ impl Overrides {
         }
         if let Some(addr) = self.http_addr {
             settings.server.http_addr = addr;
+        }
+        if let Some(addr) = self.mock_processor_addr {
+            settings.server.mock_processor_addr = addr;
         }
         if let Some(url) = self.database_url {
             settings.database.url = url;
@@ -207,6 +213,7 @@ fn server(raw: RawServer, p: &mut Problems) -> Option<ServerSettings> {
         max_concurrent_requests: max_concurrent_requests?,
         provider_timeout: provider_timeout?,
         connections: connections?,
+        mock_processor_addr: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0),
     })
 }
 

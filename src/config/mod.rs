@@ -65,6 +65,11 @@ pub struct ServerSettings {
     pub provider_timeout: Duration,
     /// Connection caps and timeouts of both listeners.
     pub connections: ConnectionSettings,
+    /// Where the in-process mock processor listens, when one runs. Development mode gives it a
+    /// fixed port (`127.0.0.1:9090`), so its `/v1/ledger` and `/_faults` have a URL the README
+    /// can name; with a config file it takes a free port. No config key: env
+    /// `PAYGATE_MOCK_PROCESSOR_ADDR` only. A taken port falls back to a free one (logged).
+    pub mock_processor_addr: SocketAddr,
 }
 
 /// An operation may make several provider calls (CMI: PostAuth, then ORDERSTATUS after a lost
@@ -359,6 +364,9 @@ impl ProviderSettings {
 pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://paygate.db";
 pub(crate) const DEFAULT_GRPC_PORT: u16 = 50051;
 pub(crate) const DEFAULT_HTTP_PORT: u16 = 8080;
+/// The development mode's mock processor port: the one `paygate mock-processor` and the compose
+/// file use too, so one URL works for every way of running it.
+pub(crate) const DEV_MOCK_PROCESSOR_PORT: u16 = 9090;
 
 impl Settings {
     /// Reads the file at `path` (or the PAYGATE_CONFIG env var if `path` is None); with neither, dev mode.
@@ -426,6 +434,7 @@ impl Settings {
                 max_concurrent_requests: build::DEFAULT_MAX_CONCURRENT_REQUESTS,
                 provider_timeout: build::DEFAULT_PROVIDER_TIMEOUT,
                 connections: connections::DEFAULT_CONNECTIONS,
+                mock_processor_addr: SocketAddr::new(loopback, DEV_MOCK_PROCESSOR_PORT),
             },
             database: DatabaseSettings {
                 url: DEFAULT_DATABASE_URL.to_owned(),

@@ -124,7 +124,11 @@ impl Payment {
                 requested: fmt(amount),
                 available: fmt(0),
             })?;
-        let final_capture = kind == OperationKind::Capture && final_capture;
+        // A provider that takes one capture per authorization (CMI: one PostAuth) releases the
+        // rest of the authorization with it, so every capture there is final: a partial one
+        // leaves the payment CAPTURED for what it took, not PARTIALLY_CAPTURED for ever.
+        let final_capture =
+            kind == OperationKind::Capture && (final_capture || !caps.multiple_captures);
         let mut op = Operation::new(kind, amount, final_capture, now);
         if kind == OperationKind::Refund {
             op.parts = parts;

@@ -133,6 +133,60 @@ fn final_capture_closes_capturing() {
 }
 
 #[test]
+fn a_capture_is_final_where_the_provider_takes_only_one() {
+    let one_capture = Capabilities {
+        multiple_captures: false,
+        ..ALL
+    };
+    let mut p = authorized(10_000);
+    let op = p
+        .begin(
+            OperationKind::Capture,
+            Some(mad(4_000)),
+            false,
+            "",
+            one_capture,
+            t(),
+        )
+        .unwrap();
+    assert!(op.final_capture, "implied by the provider");
+    let id = op.id;
+    p.operations.push(op);
+    p.settle(id, ok(), t());
+    assert_eq!(p.status, PaymentStatus::Captured);
+    assert_eq!(
+        (p.captured, p.capturable(), p.refundable()),
+        (4_000, 0, 4_000)
+    );
+    // A capture the provider refused closes nothing: the authorization is still whole.
+    let mut q = authorized(10_000);
+    let op = q
+        .begin(
+            OperationKind::Capture,
+            Some(mad(4_000)),
+            false,
+            "",
+            one_capture,
+            t(),
+        )
+        .unwrap();
+    let id = op.id;
+    q.operations.push(op);
+    q.settle(id, Outcome::Failed(Failure::new("refused", "no")), t());
+    assert_eq!(
+        (q.status, q.capturable()),
+        (PaymentStatus::Authorized, 10_000)
+    );
+    // Where several captures are allowed, a partial one leaves the rest capturable.
+    let mut r = authorized(10_000);
+    assert_eq!(
+        run(&mut r, OperationKind::Capture, Some(4_000), ok()),
+        Ok(PaymentStatus::PartiallyCaptured)
+    );
+    assert_eq!(r.capturable(), 6_000);
+}
+
+#[test]
 fn void_only_before_capture_and_nothing_after_void() {
     let mut p = authorized(100);
     assert_eq!(

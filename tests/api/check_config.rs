@@ -43,9 +43,9 @@ fn refused() -> Vec<(&'static str, String, Vec<&'static str>)> {
 
 fn paygate(config: &std::path::Path, command: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_paygate"))
+        .arg(command)
         .arg("--config")
         .arg(config)
-        .arg(command)
         .env_remove("PAYGATE_CONFIG")
         .env("PAYGATE_LOG", "warn")
         .stdout(Stdio::piped())

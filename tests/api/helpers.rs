@@ -134,6 +134,7 @@ impl TestApp {
         settings.database.url = format!("sqlite://{}", dir.path().join("paygate.db").display());
         settings.server.grpc_addr = "127.0.0.1:0".parse().expect("addr");
         settings.server.http_addr = "127.0.0.1:0".parse().expect("addr");
+        settings.server.mock_processor_addr = "127.0.0.1:0".parse().expect("addr");
         change(&mut settings);
         Self::start(settings, dir, pg).await
     }

@@ -1,10 +1,6 @@
-//! The operator surface: /healthz, /readyz, /metrics and gRPC server reflection.
+//! The operator surface: /healthz, /readyz and /metrics (reflection: `reflection.rs`).
 
 use crate::helpers::*;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
-use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_200() {
@@ -107,30 +103,4 @@ async fn metrics_count_grpc_calls_provider_calls_and_replays() {
     ] {
         assert!(text.contains(name), "missing {name} in\n{text}");
     }
-}
-
-#[tokio::test]
-async fn server_reflection_lists_the_payment_gateway_and_health_services() {
-    let app = TestApp::spawn().await;
-    let mut reflection = ServerReflectionClient::new(app.channel());
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut answers = reflection
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .expect("reflection")
-        .into_inner();
-    let answer = answers
-        .message()
-        .await
-        .expect("answer")
-        .expect("one answer");
-    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
-        panic!("unexpected reflection answer: {answer:?}");
-    };
-    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
-    assert!(names.contains(&"paygate.v1.PaymentGateway"), "{names:?}");
-    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
 }

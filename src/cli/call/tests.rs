@@ -1,5 +1,6 @@
 use super::*;
 use clap::Parser;
+use tonic::service::Interceptor;
 
 #[derive(clap::Parser, Debug)]
 struct TestCli {
@@ -118,4 +119,67 @@ fn the_interceptor_sends_a_bearer_header_only_with_a_key() {
         assert!(request.metadata().get("authorization").is_none());
     }
     assert!(BearerAuth::new(Some("bad\nkey")).is_err());
+}
+
+#[test]
+fn customer_flags_become_a_customer_only_when_given() {
+    let customer = |args: &[&str]| {
+        let mut argv = vec!["authorize", "--amount", "1"];
+        argv.extend_from_slice(args);
+        let Call::Unary(Unary::Authorize(r)) = build(&argv).unwrap() else {
+            panic!("not an authorize");
+        };
+        r.customer
+    };
+    assert_eq!(customer(&[]), None);
+    let named = customer(&["--customer-name", "Amina Benali", "--email", "a@b.ma"]).unwrap();
+    assert_eq!(
+        (
+            named.name.as_str(),
+            named.email.as_str(),
+            named.phone.as_str()
+        ),
+        ("Amina Benali", "a@b.ma", "")
+    );
+    assert_eq!(named.billing_address, None);
+    let addressed = customer(&["--city", "Rabat", "--country", "MA"]).unwrap();
+    assert_eq!(addressed.name, "");
+    let address = addressed.billing_address.unwrap();
+    assert_eq!(
+        (
+            address.city.as_str(),
+            address.country.as_str(),
+            address.line1.as_str()
+        ),
+        ("Rabat", "MA", "")
+    );
+}
+
+#[test]
+fn id_only_is_accepted_before_or_after_the_subcommand() {
+    assert!(parse(&["--id-only", "get", "p1"]).id_only);
+    assert!(parse(&["get", "p1", "--id-only"]).id_only);
+    assert!(parse(&["authorize", "--amount", "1", "-q"]).id_only);
+    assert!(!parse(&["get", "p1"]).id_only);
+}
+
+#[test]
+fn every_argument_has_help() {
+    fn check(command: &clap::Command, path: &str) {
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            assert!(arg.get_help().is_some(), "{path} {id} has no help text");
+        }
+        for sub in command.get_subcommands() {
+            check(sub, &format!("{path} {}", sub.get_name()));
+        }
+    }
+    check(&<TestCli as clap::CommandFactory>::command(), "call");
+    check(
+        &<crate::cli::Cli as clap::CommandFactory>::command(),
+        "paygate",
+    );
 }

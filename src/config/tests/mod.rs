@@ -43,6 +43,7 @@ fn no_file_runs_development_defaults() {
     assert!(s.dev_mode);
     assert_eq!(s.server.grpc_addr.to_string(), "127.0.0.1:50051");
     assert_eq!(s.server.http_addr.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.server.mock_processor_addr.to_string(), "127.0.0.1:9090");
     assert!(!s.server.require_auth);
     assert_eq!(s.database.url, "sqlite://paygate.db");
     assert_eq!(s.log.filter, "info");
@@ -67,6 +68,7 @@ fn env_overrides_apply_to_development_mode_and_files() {
     let env = [
         ("PAYGATE_GRPC_ADDR", "0.0.0.0:0"),
         ("PAYGATE_HTTP_ADDR", "[::1]:9000"),
+        ("PAYGATE_MOCK_PROCESSOR_ADDR", "127.0.0.1:0"),
         ("PAYGATE_DATABASE_URL", "postgres://u:pw@db/paygate"),
         ("PAYGATE_LOG", "info,paygate=debug"),
         ("PAYGATE_LOG_FORMAT", "json"),
@@ -80,6 +82,7 @@ fn env_overrides_apply_to_development_mode_and_files() {
     for s in [dev, file] {
         assert_eq!(s.server.grpc_addr.to_string(), "0.0.0.0:0");
         assert_eq!(s.server.http_addr.to_string(), "[::1]:9000");
+        assert_eq!(s.server.mock_processor_addr.to_string(), "127.0.0.1:0");
         assert_eq!(s.database.url, "postgres://u:pw@db/paygate");
         assert_eq!(s.log.filter, "info,paygate=debug");
         assert_eq!(s.log.format, LogFormat::Json);
@@ -101,6 +104,11 @@ fn paygate_config_env_names_the_file_and_empty_vars_count_as_unset() {
         "auth is on by default with a config file"
     );
     assert_eq!(s.log.filter, "info");
+    assert_eq!(
+        s.server.mock_processor_addr.port(),
+        0,
+        "the fixed mock processor port is development mode's alone"
+    );
 }
 
 #[test]

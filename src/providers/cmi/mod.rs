@@ -19,7 +19,9 @@ use crate::providers::ProviderError;
 use crate::providers::urls::CustomerReturn;
 
 /// Per specs/cmi.md §1: one PostAuth per pre-authorization (partial allowed; a second capture
-/// is unverified, so refused), void before settlement, partial and repeated Credits.
+/// is unverified, so refused), void before settlement, partial and repeated Credits. With one
+/// capture allowed, every capture is final (`Payment::begin`): the rest of the authorization is
+/// released, and the payment is CAPTURED for the amount taken.
 pub const CAPABILITIES: Capabilities = Capabilities {
     partial_capture: true,
     multiple_captures: false,

@@ -17,8 +17,10 @@ async fn authorized_cmi(app: &TestApp, emu: &CmiEmulator, key: &str, minor: i64)
     p
 }
 
+/// CMI takes one PostAuth per pre-authorization and releases the rest with it, so a partial
+/// capture is final: the payment is CAPTURED for what was taken, and only that is refundable.
 #[tokio::test]
-async fn a_partial_capture_is_one_postauth_and_a_second_capture_is_not_supported() {
+async fn a_partial_capture_is_one_final_postauth_and_the_rest_is_released() {
     let (app, emu) = spawn().await;
     let mut client = app.client();
     let p = authorized_cmi(&app, &emu, "cap-1", 15_000).await;
@@ -27,14 +29,32 @@ async fn a_partial_capture_is_one_postauth_and_a_second_capture_is_not_supported
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(p.status(), pb::PaymentStatus::PartiallyCaptured, "{p:?}");
+    assert_eq!(p.status(), pb::PaymentStatus::Captured, "{p:?}");
+    assert_eq!(amount_of(p.captured.as_ref()).0, 10_000);
     let order = emu.order(&p.provider_reference).unwrap();
     assert_eq!((order.captured, order.postauths), (Some(10_000), 1));
     let again = client
         .capture(capture_req("cap-1-d", &p.id, mad(1_000)))
         .await;
-    assert_error(again, Code::FailedPrecondition, "OPERATION_NOT_SUPPORTED");
+    assert_error(again, Code::FailedPrecondition, "INVALID_STATE");
     assert_eq!(emu.order(&p.provider_reference).unwrap().postauths, 1);
+
+    emu.settle_day();
+    let too_much = client
+        .refund(refund_req("cap-1-r", &p.id, mad(10_001)))
+        .await;
+    assert_error(
+        too_much,
+        Code::FailedPrecondition,
+        "AMOUNT_EXCEEDS_REFUNDABLE",
+    );
+    let p = client
+        .refund(refund_req("cap-1-s", &p.id, None))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p.status(), pb::PaymentStatus::Refunded, "{p:?}");
+    assert_eq!(amount_of(p.refunded.as_ref()).0, 10_000);
 }
 
 #[tokio::test]

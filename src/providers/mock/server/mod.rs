@@ -2,12 +2,14 @@
 //!
 //! Submodules: `ledger` (state and transitions), `rules` (tokens and validation), `routes` (the
 //! `/v1` API), `faults` (fault injection and its control endpoint) and `hosted` (the customer's
-//! approve/decline page), `delivery` (signed webhooks to the payment's `webhook_url`).
+//! approve/decline page), `delivery` (signed webhooks to the payment's `webhook_url`), `listen`
+//! (the in-process processor's port, with a fallback when it is taken).
 
 mod delivery;
 mod faults;
 mod hosted;
 mod ledger;
+mod listen;
 mod routes;
 mod rules;
 #[cfg(test)]
@@ -24,6 +26,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 
 use self::ledger::Ledger;
+pub use self::listen::{Bound, bind};
 use crate::providers::mock::webhook::WebhookSecret;
 use crate::providers::mock::wire::{ErrorBody, FaultStep, Faults, LedgerSummary};
 
@@ -128,14 +131,13 @@ pub fn router(state: ProcessorState) -> Router {
 }
 
 /// Serves the processor on `listener` until `shutdown` completes, then drains in-flight requests.
+/// The caller announces the URL: it knows whether this is the standalone processor or the one
+/// inside `serve`, and says so in one line.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ProcessorState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "mock processor listening");
-    }
     // Nagle plus delayed ACKs would add ~40 ms to every small request/response pair.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
