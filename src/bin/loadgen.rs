@@ -18,6 +18,8 @@
 
 #[path = "loadgen/drive.rs"]
 mod drive;
+#[path = "loadgen/json_api.rs"]
+mod json_api;
 #[path = "loadgen/report.rs"]
 mod report;
 #[path = "loadgen/stats.rs"]
@@ -64,10 +66,12 @@ struct Args {
     /// scenario); 0 = closed loop, each worker sending as soon as it has an answer
     #[arg(long, default_value_t = 0)]
     rate: u32,
-    /// Which scenario to run; all runs health, authorize, authorize-capture in that order
+    /// Which scenario to run; all runs health, authorize, authorize-capture in that order;
+    /// api-compare runs authorize (gRPC) then authorize-json (HTTP/1.1 JSON)
     #[arg(long, value_enum, default_value_t = Which::All)]
     scenario: Which,
-    /// HTTP/2 connections to spread the workers over [default: one per 8 workers]
+    /// HTTP/2 connections to spread the gRPC workers over [default: one per 8 workers]; the
+    /// JSON scenario keeps one HTTP/1.1 connection per worker
     #[arg(long, value_parser = parse_positive)]
     connections: Option<usize>,
     /// Report this process's resident memory (VmRSS, VmHWM from /proc/PID/status)
@@ -98,8 +102,10 @@ enum Which {
     All,
     Health,
     Authorize,
+    AuthorizeJson,
     AuthorizeCapture,
     Webhook,
+    ApiCompare,
 }
 
 impl Which {
@@ -112,6 +118,8 @@ impl Which {
             ],
             Self::Health => &[Scenario::Health],
             Self::Authorize => &[Scenario::Authorize],
+            Self::AuthorizeJson => &[Scenario::AuthorizeJson],
+            Self::ApiCompare => &[Scenario::Authorize, Scenario::AuthorizeJson],
             Self::AuthorizeCapture => &[Scenario::AuthorizeCapture],
             Self::Webhook => &[Scenario::Webhook],
         }
@@ -145,6 +153,18 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut targets = connect(&args.target, &auth, connections).await?;
     if args.scenario.scenarios().contains(&Scenario::Webhook) {
         prepare_webhooks(&args, &mut targets).await?;
+    }
+    if args.scenario.scenarios().contains(&Scenario::AuthorizeJson) {
+        let client = json_api::JsonAuthorize::new(
+            &args.target,
+            args.api_key.as_deref(),
+            target::authorize_amount()?,
+            args.concurrency,
+            target::REQUEST_TIMEOUT,
+        )?;
+        for target in &mut targets {
+            target.set_json(client.clone());
+        }
     }
 
     let mode = NonZeroU32::new(args.rate).map_or_else(
@@ -371,6 +391,13 @@ mod tests {
             (Some(42), 64, true)
         );
         assert!(Args::try_parse_from(["loadgen", "--concurrency", "0"]).is_err());
+        let compare = Args::try_parse_from(["loadgen", "--scenario", "api-compare"]).unwrap();
+        assert_eq!(
+            compare.scenario.scenarios(),
+            &[Scenario::Authorize, Scenario::AuthorizeJson]
+        );
+        let json = Args::try_parse_from(["loadgen", "--scenario", "authorize-json"]).unwrap();
+        assert_eq!(json.scenario.scenarios(), &[Scenario::AuthorizeJson]);
         assert!(Args::try_parse_from(["loadgen", "--duration", "0s"]).is_err());
     }
 
