@@ -4,11 +4,14 @@
 //! `grpc.health.v1.Health/Check`, against the same server in the same run, one scenario after
 //! another, and prints requests/s and p50/p99/p999 latency for each. Health/Check is the bare
 //! transport, so "authorize p50 / health p50" is the service's own cost on this machine.
+//! `authorize-json` sends the same Authorize as JSON over HTTP/1.1 (`POST /v1/payments`), and
+//! `api-compare` runs it right after the gRPC one, so the two transports meet the same server.
 //!
 //! ```text
 //! paygate serve &                                     # development mode: mock provider, no keys
 //! cargo run --release --bin loadgen -- --server-pid $! # closed loop, as fast as it goes
 //! cargo run --release --bin loadgen -- --rate 500 --scenario authorize --server-pid $!
+//! cargo run --release --bin loadgen -- --scenario api-compare --concurrency 8  # gRPC, then JSON
 //! # webhooks: paygate must verify with a secret loadgen knows (deploy/config/bench.toml)
 //! cargo run --release --bin loadgen -- --scenario webhook --rate 1000 \
 //!     --webhook-secret whsec_... --merchant bench
