@@ -4,11 +4,14 @@
 //! `grpc.health.v1.Health/Check`, against the same server in the same run, one scenario after
 //! another, and prints requests/s and p50/p99/p999 latency for each. Health/Check is the bare
 //! transport, so "authorize p50 / health p50" is the service's own cost on this machine.
+//! `authorize-json` sends the same Authorize as JSON over HTTP/1.1 (`POST /v1/payments`), and
+//! `api-compare` runs it right after the gRPC one, so the two transports meet the same server.
 //!
 //! ```text
 //! paygate serve &                                     # development mode: mock provider, no keys
 //! cargo run --release --bin loadgen -- --server-pid $! # closed loop, as fast as it goes
 //! cargo run --release --bin loadgen -- --rate 500 --scenario authorize --server-pid $!
+//! cargo run --release --bin loadgen -- --scenario api-compare --concurrency 8  # gRPC, then JSON
 //! # webhooks: paygate must verify with a secret loadgen knows (deploy/config/bench.toml)
 //! cargo run --release --bin loadgen -- --scenario webhook --rate 1000 \
 //!     --webhook-secret whsec_... --merchant bench
@@ -18,6 +21,8 @@
 
 #[path = "loadgen/drive.rs"]
 mod drive;
+#[path = "loadgen/json_api.rs"]
+mod json_api;
 #[path = "loadgen/report.rs"]
 mod report;
 #[path = "loadgen/stats.rs"]
@@ -64,10 +69,12 @@ struct Args {
     /// scenario); 0 = closed loop, each worker sending as soon as it has an answer
     #[arg(long, default_value_t = 0)]
     rate: u32,
-    /// Which scenario to run; all runs health, authorize, authorize-capture in that order
+    /// Which scenario to run; all runs health, authorize, authorize-capture in that order;
+    /// api-compare runs authorize (gRPC) then authorize-json (HTTP/1.1 JSON)
     #[arg(long, value_enum, default_value_t = Which::All)]
     scenario: Which,
-    /// HTTP/2 connections to spread the workers over [default: one per 8 workers]
+    /// HTTP/2 connections to spread the gRPC workers over [default: one per 8 workers]; the
+    /// JSON scenario keeps one HTTP/1.1 connection per worker
     #[arg(long, value_parser = parse_positive)]
     connections: Option<usize>,
     /// Report this process's resident memory (VmRSS, VmHWM from /proc/PID/status)
@@ -98,8 +105,10 @@ enum Which {
     All,
     Health,
     Authorize,
+    AuthorizeJson,
     AuthorizeCapture,
     Webhook,
+    ApiCompare,
 }
 
 impl Which {
@@ -112,6 +121,8 @@ impl Which {
             ],
             Self::Health => &[Scenario::Health],
             Self::Authorize => &[Scenario::Authorize],
+            Self::AuthorizeJson => &[Scenario::AuthorizeJson],
+            Self::ApiCompare => &[Scenario::Authorize, Scenario::AuthorizeJson],
             Self::AuthorizeCapture => &[Scenario::AuthorizeCapture],
             Self::Webhook => &[Scenario::Webhook],
         }
@@ -145,6 +156,18 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut targets = connect(&args.target, &auth, connections).await?;
     if args.scenario.scenarios().contains(&Scenario::Webhook) {
         prepare_webhooks(&args, &mut targets).await?;
+    }
+    if args.scenario.scenarios().contains(&Scenario::AuthorizeJson) {
+        let client = json_api::JsonAuthorize::new(
+            &args.target,
+            args.api_key.as_deref(),
+            target::authorize_amount()?,
+            args.concurrency,
+            target::REQUEST_TIMEOUT,
+        )?;
+        for target in &mut targets {
+            target.set_json(client.clone());
+        }
     }
 
     let mode = NonZeroU32::new(args.rate).map_or_else(
@@ -371,6 +394,13 @@ mod tests {
             (Some(42), 64, true)
         );
         assert!(Args::try_parse_from(["loadgen", "--concurrency", "0"]).is_err());
+        let compare = Args::try_parse_from(["loadgen", "--scenario", "api-compare"]).unwrap();
+        assert_eq!(
+            compare.scenario.scenarios(),
+            &[Scenario::Authorize, Scenario::AuthorizeJson]
+        );
+        let json = Args::try_parse_from(["loadgen", "--scenario", "authorize-json"]).unwrap();
+        assert_eq!(json.scenario.scenarios(), &[Scenario::AuthorizeJson]);
         assert!(Args::try_parse_from(["loadgen", "--duration", "0s"]).is_err());
     }
 

@@ -85,6 +85,12 @@ pub fn text(rows: &[Row], memory: Option<Memory>) -> String {
             ratio.p50, ratio.p99
         );
     }
+    if let Some(ratio) = json_to_grpc(rows) {
+        let _ = writeln!(
+            out,
+            "ratio authorize-json / authorize (gRPC) rate: {ratio:.2}x"
+        );
+    }
     if let Some(m) = memory {
         let _ = writeln!(
             out,
@@ -140,8 +146,23 @@ pub fn json(settings: &Settings<'_>, rows: &[Row], memory: Option<Memory>) -> Va
         "warmup_s": settings.warmup_s,
         "results": results,
         "ratio_authorize_to_health": Ratio::of(rows).map(|r| json!({ "p50": r.p50, "p99": r.p99 })),
+        "ratio_json_to_grpc_rate": json_to_grpc(rows),
         "server": memory.map(|m| json!({ "rss_mib": mib(m.rss_kib), "peak_rss_mib": mib(m.peak_kib) })),
     })
+}
+
+/// Authorize/s over HTTP/JSON as a fraction of Authorize/s over gRPC in the same run
+/// (issue 12 aims for at least 0.8).
+fn json_to_grpc(rows: &[Row]) -> Option<f64> {
+    let rate = |name: &str| {
+        rows.iter()
+            .find(|row| row.name == name)
+            .map(|row| row.summary.rate)
+    };
+    match (rate("authorize-json")?, rate("authorize")?) {
+        (json, grpc) if grpc > 0.0 => Some(json / grpc),
+        _ => None,
+    }
 }
 
 /// How much slower Authorize is than the bare transport: the service's own cost.
@@ -247,6 +268,20 @@ mod tests {
             text.contains("server RSS: 42.1 MiB (peak 48.0 MiB)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn json_is_compared_with_grpc_when_both_ran() {
+        let rows = [
+            row("authorize", &[1000, 1000, 1000, 1000], &[]),
+            row("authorize-json", &[1000, 1000, 1000], &[]),
+        ];
+        let text = text(&rows, None);
+        assert!(
+            text.contains("ratio authorize-json / authorize (gRPC) rate: 0.75x"),
+            "{text}"
+        );
+        assert!(json_to_grpc(&rows[..1]).is_none(), "no JSON row, no ratio");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Health/Check and the payment RPCs go over the same connections, so the ratio between
 //! them is the service's own cost over the bare gRPC transport (DESIGN §12).
 
+use crate::json_api::JsonAuthorize;
 use crate::stats::Recorder;
 use crate::webhooks::{Prepared, WebhookSender};
 use paygate::cli::call::BearerAuth;
@@ -19,7 +20,7 @@ use tonic_health::pb::health_client::HealthClient;
 
 /// A request that takes longer than this counts as an error, so a stuck server ends the run
 /// instead of hanging it.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub enum Scenario {
     Health,
     /// Authorize 100.00 MAD through the mock provider, manual capture
     Authorize,
+    /// The same Authorize as JSON over HTTP/1.1 (`POST /v1/payments` on the gRPC port)
+    AuthorizeJson,
     /// Authorize, then Capture that payment
     AuthorizeCapture,
     /// A signed mock webhook settling a payment prepared in `requires_action`
@@ -39,6 +42,7 @@ impl Scenario {
         match self {
             Self::Health => "health",
             Self::Authorize => "authorize",
+            Self::AuthorizeJson => "authorize-json",
             Self::AuthorizeCapture => "authorize-capture",
             Self::Webhook => "webhook",
         }
@@ -49,6 +53,7 @@ impl Scenario {
         match self {
             Self::Health => ("health/check", None),
             Self::Authorize => ("authorize", None),
+            Self::AuthorizeJson => ("authorize-json", None),
             Self::AuthorizeCapture => ("authorize+capture", Some("capture")),
             Self::Webhook => ("webhook", None),
         }
@@ -79,6 +84,17 @@ pub struct Target {
     health: HealthClient<Channel>,
     amount: proto::Money,
     webhooks: Option<WebhookSender>,
+    json: Option<JsonAuthorize>,
+}
+
+/// What every Authorize of every scenario asks for: 100.00 MAD.
+pub fn authorize_amount() -> anyhow::Result<proto::Money> {
+    let currency = Currency::parse("MAD")?;
+    let money = Money::parse_decimal("100.00", currency)?;
+    Ok(proto::Money {
+        currency: currency.code().to_owned(),
+        minor_units: money.minor(),
+    })
 }
 
 impl Target {
@@ -90,22 +106,23 @@ impl Target {
             .tcp_nodelay(true)
             .connect()
             .await?;
-        let currency = Currency::parse("MAD")?;
-        let money = Money::parse_decimal("100.00", currency)?;
         Ok(Self {
             gateway: PaymentGatewayClient::with_interceptor(channel.clone(), auth),
             health: HealthClient::new(channel),
-            amount: proto::Money {
-                currency: currency.code().to_owned(),
-                minor_units: money.minor(),
-            },
+            amount: authorize_amount()?,
             webhooks: None,
+            json: None,
         })
     }
 
     /// Lets this target run the webhook scenario through `sender`.
     pub fn set_webhooks(&mut self, sender: WebhookSender) {
         self.webhooks = Some(sender);
+    }
+
+    /// Lets this target run the HTTP/JSON Authorize scenario through `client`.
+    pub fn set_json(&mut self, client: JsonAuthorize) {
+        self.json = Some(client);
     }
 
     /// A `mock_redirect` Authorize left in `requires_action`, for the webhook scenario.
@@ -138,6 +155,13 @@ impl Target {
             Scenario::Authorize => match self.authorize().await {
                 Ok(_) => samples.main.ok(since.elapsed()),
                 Err(kind) => samples.main.error(kind),
+            },
+            Scenario::AuthorizeJson => match &self.json {
+                Some(client) => match client.authorize().await {
+                    Ok(()) => samples.main.ok(since.elapsed()),
+                    Err(kind) => samples.main.error(kind),
+                },
+                None => samples.main.error("NO_JSON_CLIENT"),
             },
             Scenario::Webhook => match &self.webhooks {
                 Some(sender) => sender.once(since, &mut samples.main).await,
@@ -222,7 +246,7 @@ impl Target {
 
 /// An OK answer in another status (a decline, a PENDING unknown outcome) is not the work we
 /// meant to measure, so it counts as an error named after the status.
-fn expect_status(
+pub fn expect_status(
     payment: &proto::Payment,
     wanted: proto::PaymentStatus,
 ) -> Result<(), &'static str> {
