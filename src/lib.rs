@@ -10,7 +10,8 @@
 //! - [`providers`]: one adapter per processor (mock today), plus the mock processor itself.
 //! - [`store`]: the ledger (SQLite with group commit, or PostgreSQL for replicas); all SQL
 //!   lives there.
-//! - [`app`]: the one wiring shared by `main` and the tests; [`config`], [`telemetry`],
+//! - [`app`]: the one wiring shared by `main` and the tests; [`config`], [`telemetry`]
+//!   (with `process_metrics`, read from `/proc` at scrape time),
 //!   [`shutdown`] and [`deadline`] (the caller's deadline, carried to provider calls) support it.
 //!   Its background tasks run under `supervise` (restarted if they panic); `health` keeps
 //!   `grpc.health.v1` current.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod grpc;
 pub(crate) mod health;
 pub mod http;
+pub(crate) mod process_metrics;
 pub mod providers;
 pub mod service;
 pub mod shutdown;

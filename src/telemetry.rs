@@ -65,6 +65,13 @@ struct TaskLabel {
     task: &'static str,
 }
 
+/// Set by build.rs: `git rev-parse --short HEAD`, `PAYGATE_BUILD_COMMIT`, or `unknown`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    commit: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Latency buckets from 0.5 ms to ~16 s: the range between a replay and a slow provider.
@@ -196,6 +203,19 @@ impl Metrics {
             "Provider events reporting money moved (reversals, dashboard refunds) that the ledger \
              could not take yet, kept until it can or an operator acts",
             parked.clone(),
+        );
+        registry.register_collector(Box::new(crate::process_metrics::ProcessCollector));
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                commit: env!("PAYGATE_BUILD_COMMIT"),
+            })
+            .set(1);
+        registry.register(
+            "paygate_build_info",
+            "Always 1; the labels say which build is running (commit is `unknown` when built outside git)",
+            build_info,
         );
         Self {
             registry,
@@ -408,6 +428,7 @@ mod tests {
             "paygate_provider_circuit_open{provider=\"paypal\",merchant=\"shop-a\"} 1",
             "paygate_provider_circuit_open{provider=\"paypal\",merchant=\"shop-b\"} 0",
             "paygate_provider_circuit_transitions_total{provider=\"paypal\",merchant=\"shop-a\",state=\"open\"} 1",
+            "paygate_build_info{version=\"",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

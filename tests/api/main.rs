@@ -39,6 +39,7 @@ mod paypal_parked;
 mod paypal_recovery;
 mod paypal_split_refunds;
 mod paypal_webhooks;
+mod process_metrics;
 mod public_pages;
 mod readme;
 mod reaping;
