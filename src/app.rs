@@ -204,6 +204,8 @@ impl App {
         .max_encoding_message_size(limit.max(4 * 1024 * 1024));
         let grpc = tonic::transport::Server::builder()
             .concurrency_limit_per_connection(self.settings.server.max_concurrent_requests)
+            // Outermost: the call's span (joined to the caller's trace) covers all below.
+            .layer(crate::grpc::trace::GrpcTraceLayer)
             .layer(crate::grpc::layers::MessageLimitLayer::new(
                 self.metrics.clone(),
             ))

@@ -31,3 +31,4 @@ pub mod shutdown;
 pub mod store;
 pub(crate) mod supervise;
 pub mod telemetry;
+pub mod traces;

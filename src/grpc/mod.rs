@@ -8,6 +8,7 @@ pub mod convert;
 pub mod layers;
 pub mod proto;
 pub mod status;
+pub mod trace;
 
 use crate::domain::{AuthorizeCommand, CaptureCommand, ListQuery, RefundCommand, VoidCommand};
 use crate::error::AppError;

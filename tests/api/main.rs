@@ -49,6 +49,7 @@ mod return_pages;
 mod shutdown;
 mod state_rules;
 mod tcp_proxy;
+mod traces;
 mod unknown_outcome;
 mod validation;
 mod watch_events;
