@@ -154,10 +154,14 @@ fn attr(span: &Span, key: &str) -> Option<String> {
 }
 
 /// No attribute value may hold a bearer key, a webhook secret, a card-number-like digit run,
-/// or a payload (JSON or anything long). Route patterns (`/webhooks/{provider}`) are fine.
+/// or a payload (JSON, or a long attribute). Span events (the log lines inside a span) are
+/// checked the same way, except for length: a log message may be long.
+/// Route patterns (`/webhooks/{provider}`) are fine.
 fn assert_nothing_secret(spans: &[Span]) {
     for span in spans {
-        for kv in &span.attributes {
+        let events = span.events.iter().flat_map(|e| e.attributes.iter());
+        let all = span.attributes.iter().map(|kv| (kv, true));
+        for (kv, is_attribute) in all.chain(events.map(|kv| (kv, false))) {
             let Some(value) = kv.value.as_ref().and_then(|v| v.value.as_ref()) else {
                 continue;
             };
@@ -177,9 +181,14 @@ fn assert_nothing_secret(spans: &[Span]) {
                     && !lower.contains("whsec")
                     && !text.contains("{\"")
                     && !text.contains("\":")
-                    && text.len() < 200,
-                "span {:?} attribute {} = {text}",
+                    && (!is_attribute || text.len() < 200),
+                "span {:?} {} {} = {text}",
                 span.name,
+                if is_attribute {
+                    "attribute"
+                } else {
+                    "event field"
+                },
                 kv.key
             );
         }
@@ -286,6 +295,8 @@ async fn an_authorize_joins_the_callers_trace_down_to_the_processor() {
         );
     }
 
+    // The log lines are also span events; they are checked too, so there must be some.
+    assert!(spans.iter().any(|s| !s.events.is_empty()), "no span events");
     assert_nothing_secret(&spans);
 }
 
