@@ -11,7 +11,8 @@
 //! - [`store`]: the ledger (SQLite with group commit, or PostgreSQL for replicas); all SQL
 //!   lives there.
 //! - [`app`]: the one wiring shared by `main` and the tests; [`config`], [`telemetry`]
-//!   (with `process_metrics`, read from `/proc` at scrape time),
+//!   (with `process_metrics`, read from `/proc` at scrape time), [`traces`] (OTLP export,
+//!   W3C trace context in and out, trace ids on log lines),
 //!   [`shutdown`] and [`deadline`] (the caller's deadline, carried to provider calls) support it.
 //!   Its background tasks run under `supervise` (restarted if they panic); `health` keeps
 //!   `grpc.health.v1` current.
