@@ -213,11 +213,23 @@ impl Metrics {
             parked.clone(),
         );
         registry.register_collector(Box::new(crate::process_metrics::ProcessCollector));
+        // Process-wide, like the tracer; 0 while traces are off.
+        let spans = crate::traces::span_counters();
+        registry.register(
+            "paygate_trace_spans_ended",
+            "Sampled spans handed to the OTLP export queue",
+            spans.ended,
+        );
+        registry.register(
+            "paygate_trace_spans_exported",
+            "Spans the OTLP collector accepted",
+            spans.exported,
+        );
         registry.register(
             "paygate_trace_spans_export_failed",
-            "Spans lost because their OTLP export failed (collector down, refusing or slow); \
-             process-wide, like the tracer",
-            crate::traces::spans_export_failed(),
+            "Spans lost in an OTLP export that failed (collector down, refusing or slow); \
+             ended - exported - failed were dropped from a full queue",
+            spans.export_failed,
         );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info

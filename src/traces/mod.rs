@@ -4,14 +4,14 @@
 //! Off unless `[telemetry] otlp_endpoint` (or `OTEL_EXPORTER_OTLP_ENDPOINT`) names a collector.
 //! Spans leave through a batch processor: a request only appends to a bounded queue, and a
 //! background thread exports. A dead or slow collector therefore never blocks or slows a
-//! request; when the queue is full, new spans are dropped (the SDK counts those only in its own
-//! shutdown log) and failed exports are counted in `paygate_trace_spans_export_failed_total`.
+//! request; when the queue is full, new spans are dropped. `export` counts spans ended,
+//! exported and lost in failed exports, so the drops show as the difference.
 
 mod export;
 mod log_ids;
 mod propagation;
 
-pub use export::spans_export_failed;
+pub use export::{SpanCounters, span_counters};
 pub use log_ids::{TraceIdsLayer, WithTraceIds};
 pub use propagation::{adopt_parent, inject};
 
@@ -59,9 +59,10 @@ impl Traces {
         let batch = BatchConfigBuilder::default()
             .with_max_queue_size(MAX_QUEUE)
             .build();
-        let processor = BatchSpanProcessor::builder(export::Counting::new(exporter))
+        let processor = BatchSpanProcessor::builder(export::CountingExporter::new(exporter))
             .with_batch_config(batch)
             .build();
+        let processor = export::CountingProcessor::new(processor);
         let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
             settings.sampling_ratio,
         )));

@@ -295,6 +295,17 @@ async fn an_authorize_joins_the_callers_trace_down_to_the_processor() {
         );
     }
 
+    // The export counters saw them: every span the receiver holds was counted as exported.
+    let metrics = app.metrics().await;
+    let exported = metric_value(&metrics, "paygate_trace_spans_exported_total");
+    let ended = metric_value(&metrics, "paygate_trace_spans_ended_total");
+    assert!(
+        exported >= spans.len() as f64,
+        "{exported} exported, {} received",
+        spans.len()
+    );
+    assert!(ended >= exported, "{ended} ended, {exported} exported");
+
     // The log lines are also span events; they are checked too, so there must be some.
     assert!(spans.iter().any(|s| !s.events.is_empty()), "no span events");
     assert_nothing_secret(&spans);
@@ -375,4 +386,33 @@ async fn a_reconciler_pass_is_a_trace_of_its_own() {
         "the pass's provider lookup is in its trace"
     );
     assert_nothing_secret(&spans);
+}
+
+#[tokio::test]
+async fn a_dead_collector_fails_no_request_and_is_counted() {
+    // A port nothing listens on: every export is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let (traces, _lines, _guard) = trace_this_thread(&endpoint);
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    for i in 0..5 {
+        authorized(&mut client, &format!("dead-collector-{i}"), 1_000).await;
+    }
+    let t = traces.clone();
+    tokio::task::spawn_blocking(move || t.flush())
+        .await
+        .unwrap();
+    let metrics = app.metrics().await;
+    let failed = metric_value(&metrics, "paygate_trace_spans_export_failed_total");
+    let exported = metric_value(&metrics, "paygate_trace_spans_exported_total");
+    let ended = metric_value(&metrics, "paygate_trace_spans_ended_total");
+    // Five calls, each with at least its RPC, use-case and provider-call spans.
+    assert!(ended >= 15.0, "{ended} spans ended");
+    assert_eq!(exported, 0.0);
+    assert!(
+        failed >= 15.0,
+        "{failed} spans counted as failed, {ended} ended"
+    );
 }
