@@ -255,7 +255,9 @@ impl App {
             .http2_keepalive_interval(Some(c.grpc_keepalive_interval))
             .http2_keepalive_timeout(Some(c.grpc_keepalive_timeout))
             .http2_max_header_list_size(H2_MAX_HEADER_LIST)
-            // Outermost: a call is in flight (its connection not idle) from the first layer on.
+            // Outermost: the call's span (joined to the caller's trace) covers all below.
+            .layer(crate::grpc::trace::GrpcTraceLayer)
+            // Then a call is in flight (its connection not idle) from this layer on.
             .layer(crate::listen::grpc::InFlightLayer)
             .layer(MetadataLimitLayer::new(self.metrics.clone()))
             .layer(crate::grpc::layers::MessageLimitLayer::new(

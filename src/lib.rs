@@ -12,7 +12,9 @@
 //! - [`providers`]: one adapter per processor (mock today), plus the mock processor itself.
 //! - [`store`]: the ledger (SQLite with group commit, or PostgreSQL for replicas); all SQL
 //!   lives there.
-//! - [`app`]: the one wiring shared by `main` and the tests; [`config`], [`telemetry`],
+//! - [`app`]: the one wiring shared by `main` and the tests; [`config`], [`telemetry`]
+//!   (with `process_metrics`, read from `/proc` at scrape time), [`traces`] (OTLP export,
+//!   W3C trace context in and out, trace ids on log lines),
 //!   [`shutdown`] and [`deadline`] (the caller's deadline, carried to provider calls) support it.
 //!   Its background tasks run under `supervise` (restarted if they panic); `health` keeps
 //!   `grpc.health.v1` current.
@@ -28,9 +30,11 @@ pub(crate) mod health;
 pub mod http;
 pub mod json;
 pub(crate) mod listen;
+pub(crate) mod process_metrics;
 pub mod providers;
 pub mod service;
 pub mod shutdown;
 pub mod store;
 pub(crate) mod supervise;
 pub mod telemetry;
+pub mod traces;

@@ -36,7 +36,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = paygate::telemetry::init(&settings.log.filter, settings.log.format) {
+    let traces = match paygate::traces::Traces::start(&settings.telemetry) {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) =
+        paygate::telemetry::init(&settings.log.filter, settings.log.format, traces.as_ref())
+    {
         eprintln!("error: {e:#}");
         return ExitCode::FAILURE;
     }
@@ -46,6 +55,10 @@ async fn main() -> ExitCode {
         Command::MockProcessor { listen } => cli::mock_processor(listen).await,
         Command::CheckConfig(_) | Command::Call(_) | Command::Cmi(_) | Command::Paypal(_) => Ok(()),
     };
+    // The spans of the last requests are still queued: send them before exiting.
+    if let Some(traces) = traces {
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

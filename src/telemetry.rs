@@ -1,6 +1,7 @@
 //! Logs and metrics: the tracing subscriber (json | pretty) and the Prometheus registry with
 //! every metric of DESIGN.md §9, owned by the app (no globals, so tests can run many apps).
 
+use crate::traces::{TraceIdsLayer, Traces, WithTraceIds};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -8,7 +9,14 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::time::Duration;
+use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::JsonFields;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GrpcLabels {
@@ -74,6 +82,13 @@ struct ListenerLabel {
 struct ClosedLabels {
     listener: &'static str,
     reason: &'static str,
+}
+
+/// Set by build.rs: `git rev-parse --short HEAD`, `PAYGATE_BUILD_COMMIT`, or `unknown`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    commit: &'static str,
 }
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -242,6 +257,37 @@ impl Metrics {
             "Provider events reporting money moved (reversals, dashboard refunds) that the ledger \
              could not take yet, kept until it can or an operator acts",
             parked.clone(),
+        );
+        registry.register_collector(Box::new(crate::process_metrics::ProcessCollector));
+        // Process-wide, like the tracer; 0 while traces are off.
+        let spans = crate::traces::span_counters();
+        registry.register(
+            "paygate_trace_spans_ended",
+            "Sampled spans handed to the OTLP export queue",
+            spans.ended,
+        );
+        registry.register(
+            "paygate_trace_spans_exported",
+            "Spans the OTLP collector accepted",
+            spans.exported,
+        );
+        registry.register(
+            "paygate_trace_spans_export_failed",
+            "Spans lost in an OTLP export that failed (collector down, refusing or slow); \
+             ended - exported - failed were dropped from a full queue",
+            spans.export_failed,
+        );
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                commit: env!("PAYGATE_BUILD_COMMIT"),
+            })
+            .set(1);
+        registry.register(
+            "paygate_build_info",
+            "Always 1; the labels say which build is running (commit is `unknown` when built outside git)",
+            build_info,
         );
         Self {
             registry,
@@ -427,22 +473,43 @@ impl Default for Metrics {
 /// Log output: `Json` for machines, `Pretty` for people.
 pub use crate::config::LogFormat;
 
-/// Installs the global tracing subscriber. Called once by `main`; tests skip it.
-pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<()> {
+/// Installs the global tracing subscriber: logs, and spans to `traces` when exporting. Called
+/// once by `main`; tests skip it (or build their own from [`json_logs`] and `traces`).
+pub fn init(filter: &str, format: LogFormat, traces: Option<&Traces>) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(filter)
         .map_err(|e| anyhow::anyhow!("invalid log filter {filter:?}: {e}"))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(traces.map(Traces::layer))
+        .with(traces.map(|_| TraceIdsLayer::default()));
     let result = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
+        LogFormat::Json => registry.with(json_logs(std::io::stderr)).try_init(),
+        LogFormat::Pretty => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .compact()
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))
+}
+
+/// One JSON object per line, event fields flattened, the current span's fields under `span`,
+/// and `trace_id`/`span_id` while a trace is active.
+pub fn json_logs<S, W>(writer: W) -> impl Layer<S>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let format = tracing_subscriber::fmt::format()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true);
+    tracing_subscriber::fmt::layer()
+        .fmt_fields(JsonFields::new())
+        .event_format(WithTraceIds(format))
+        .with_writer(writer)
 }
 
 #[cfg(test)]
@@ -492,6 +559,7 @@ mod tests {
             "paygate_connections_refused_total{listener=\"grpc\"} 1",
             "paygate_connections_closed_total{listener=\"http\",reason=\"header_timeout\"} 1",
             "paygate_accept_errors_total{listener=\"http\"} 0",
+            "paygate_build_info{version=\"",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

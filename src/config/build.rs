@@ -135,6 +135,7 @@ pub(super) fn settings(raw: RawFile, env: Env<'_>, p: &mut Problems) -> Option<S
     let events = super::tuning::events(&raw.events, p);
     let provider_calls = super::tuning::provider_calls(&raw.provider_calls, p);
     let checkout = super::tuning::checkout(&raw.checkout, p);
+    let telemetry = super::telemetry::telemetry(&raw.telemetry, p);
     Some(Settings {
         server: server?,
         database: DatabaseSettings {
@@ -149,6 +150,7 @@ pub(super) fn settings(raw: RawFile, env: Env<'_>, p: &mut Problems) -> Option<S
         events: events?,
         provider_calls: provider_calls?,
         checkout: checkout?,
+        telemetry: telemetry?,
         merchants,
         dev_mode: false,
     })

@@ -81,6 +81,14 @@ pub(super) fn describe(settings: &Settings) -> String {
         "events: {events}, at most {} streams per merchant",
         settings.events.max_streams_per_merchant
     );
+    let traces = match &settings.telemetry.otlp_endpoint {
+        Some(endpoint) => format!(
+            "OTLP to {endpoint}, sampling ratio {}",
+            settings.telemetry.sampling_ratio
+        ),
+        None => "off (no otlp_endpoint)".to_owned(),
+    };
+    let _ = writeln!(out, "traces: {traces}");
     let checkout = settings.checkout;
     let _ = writeln!(
         out,

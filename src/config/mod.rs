@@ -11,6 +11,7 @@ mod merchants;
 mod raw;
 mod secret;
 mod storefront;
+mod telemetry;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
@@ -30,6 +31,7 @@ use std::time::Duration;
 pub use connections::ConnectionSettings;
 pub use secret::Secret;
 pub use storefront::Storefront;
+pub use telemetry::TelemetrySettings;
 
 /// Everything `paygate` needs to run, already validated.
 #[derive(Debug, Clone)]
@@ -41,6 +43,7 @@ pub struct Settings {
     pub events: EventSettings,
     pub provider_calls: ProviderCallSettings,
     pub checkout: CheckoutSettings,
+    pub telemetry: TelemetrySettings,
     pub merchants: Vec<MerchantSettings>,
     /// True when no config file was given: SQLite ./paygate.db, in-process mock, auth off, merchant "default".
     pub dev_mode: bool,
@@ -385,6 +388,7 @@ impl Settings {
         let path = path.map(Path::to_path_buf).or_else(env_path);
         let mut problems = build::Problems::default();
         let overrides = build::Overrides::from_env(env, &mut problems);
+        let otlp_from_env = telemetry::endpoint_from_env(env, &mut problems);
         let settings = match &path {
             None => Some(Self::development()),
             Some(path) => {
@@ -398,6 +402,9 @@ impl Settings {
         };
         let mut settings = problems.finish(settings)?;
         overrides.apply(&mut settings);
+        if settings.telemetry.otlp_endpoint.is_none() {
+            settings.telemetry.otlp_endpoint = otlp_from_env;
+        }
         Ok(settings)
     }
 
@@ -451,6 +458,7 @@ impl Settings {
             events: tuning::DEFAULT_EVENTS,
             provider_calls: tuning::DEFAULT_PROVIDER_CALLS,
             checkout: tuning::DEFAULT_CHECKOUT,
+            telemetry: telemetry::DEFAULT_TELEMETRY,
             merchants,
             dev_mode: true,
         }

@@ -21,6 +21,7 @@ pub(super) struct RawFile {
     pub events: RawEvents,
     pub checkout: RawCheckout,
     pub provider_calls: RawProviderCalls,
+    pub telemetry: RawTelemetry,
     pub merchants: Vec<RawMerchant>,
 }
 
@@ -55,6 +56,13 @@ pub(super) struct RawDatabase {
 pub(super) struct RawLog {
     pub filter: Option<String>,
     pub format: Option<LogFormat>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawTelemetry {
+    pub otlp_endpoint: Option<String>,
+    pub sampling_ratio: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]

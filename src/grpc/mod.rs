@@ -11,6 +11,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod proto;
 pub mod status;
+pub mod trace;
 
 use crate::shutdown::Trigger;
 use pipeline::{CallMeta, Gateway};

@@ -6,6 +6,7 @@ mod health;
 mod pages;
 mod paypal_webhooks;
 mod return_pages;
+mod trace;
 mod webhooks;
 
 use crate::config::Storefront;
@@ -36,9 +37,6 @@ pub struct HttpState {
 pub fn router(state: HttpState) -> Router {
     let limit = state.webhook_body_limit;
     Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
         .route(
             "/return/{provider}/{merchant}/{payment}/{outcome}",
             get(return_pages::customer_return)
@@ -61,5 +59,10 @@ pub fn router(state: HttpState) -> Router {
             "/webhooks/{provider}/{merchant}",
             post(webhooks::receive).layer(DefaultBodyLimit::max(limit)),
         )
+        // Routes above this line get a span; the probes below do not.
+        .route_layer(axum::middleware::from_fn(trace::trace))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .with_state(state)
 }

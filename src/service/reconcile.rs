@@ -25,6 +25,7 @@ use crate::providers::ProviderError;
 use crate::store::{DueOperation, Write};
 use std::time::Duration;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// Work per pass: bounded so a backlog cannot monopolise the provider or the writer.
 const BATCH: u32 = 64;
@@ -72,6 +73,38 @@ impl PaymentService {
             .store
             .claim_due_operations(settled_before, now, lease_until, BATCH)
             .await?;
+        // A pass with work is a trace of its own (a root span: not a child of whatever called
+        // it), so each pass's provider calls read as one story; an idle pass records nothing.
+        let settled = if due.is_empty() {
+            0
+        } else {
+            let span = tracing::info_span!(
+                parent: None,
+                "reconcile_pass",
+                operations = due.len(),
+                settled = tracing::field::Empty,
+            );
+            let settled = self
+                .settle_due(due, &opts, lease_ends)
+                .instrument(span.clone())
+                .await?;
+            span.record("settled", settled);
+            settled
+        };
+        let open = self.store.count_open(settled_before).await?;
+        self.metrics.set_unresolved(open.unresolved);
+        self.metrics.set_checkouts_open(open.checkouts);
+        self.refresh_parked_gauge().await;
+        Ok(settled)
+    }
+
+    /// Works through a pass's claimed operations until done or the lease runs short.
+    async fn settle_due(
+        &self,
+        due: Vec<DueOperation>,
+        opts: &ReconcileOptions,
+        lease_ends: Instant,
+    ) -> Result<usize, AppError> {
         let mut settled = 0;
         for item in due {
             // Each item gets a whole operation budget; one that could outlive the lease is
@@ -84,7 +117,7 @@ impl PaymentService {
             }
             let window = self.call_window();
             let now = Timestamp::now();
-            match self.reconcile_one(&item, &opts, window, now).await {
+            match self.reconcile_one(&item, opts, window, now).await {
                 Ok(Looked::Settled) => settled += 1,
                 Ok(Looked::NotYet { checkout_expires }) => {
                     self.defer(&item, now, checkout_expires).await?;
@@ -95,10 +128,6 @@ impl PaymentService {
                 }
             }
         }
-        let open = self.store.count_open(settled_before).await?;
-        self.metrics.set_unresolved(open.unresolved);
-        self.metrics.set_checkouts_open(open.checkouts);
-        self.refresh_parked_gauge().await;
         Ok(settled)
     }
 

@@ -8,7 +8,8 @@ use crate::helpers::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-const PREFIX: &str = "paygate_";
+/// paygate's own metrics and the standard process ones it exports (src/process_metrics.rs).
+const PREFIXES: [&str; 2] = ["paygate_", "process_"];
 
 #[tokio::test]
 async fn every_metric_named_in_alerts_and_dashboards_is_exported() {
@@ -152,13 +153,23 @@ impl References {
     }
 }
 
-/// Every `paygate_[a-z0-9_]+` token that is not the tail of a longer identifier.
+/// Every `paygate_[a-z0-9_]+` or `process_[a-z0-9_]+` token that is not the tail of a longer
+/// identifier, in order of appearance.
 fn metric_names(text: &str) -> Vec<String> {
+    let mut found: Vec<(usize, String)> = PREFIXES
+        .iter()
+        .flat_map(|prefix| names_with(text, prefix))
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, name)| name).collect()
+}
+
+fn names_with(text: &str, prefix: &str) -> Vec<(usize, String)> {
     let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut out = Vec::new();
     let mut rest = text;
     let mut offset = 0;
-    while let Some(pos) = rest.find(PREFIX) {
+    while let Some(pos) = rest.find(prefix) {
         let start = offset + pos;
         let before = text[..start].chars().next_back();
         let len = text[start..]
@@ -166,10 +177,10 @@ fn metric_names(text: &str) -> Vec<String> {
             .unwrap_or(text.len() - start);
         let name = text[start..start + len].trim_end_matches('_');
         // `paygate_*` in prose is a pattern, not a name.
-        if !before.is_some_and(is_ident) && name.len() > PREFIX.len() {
-            out.push(name.to_owned());
+        if !before.is_some_and(is_ident) && name.len() > prefix.len() {
+            out.push((start, name.to_owned()));
         }
-        offset = start + len.max(PREFIX.len());
+        offset = start + len.max(prefix.len());
         rest = &text[offset..];
     }
     out
@@ -254,6 +265,10 @@ fn names_are_cut_at_identifier_boundaries() {
     assert_eq!(
         metric_names("histogram_quantile(0.9, paygate_a_bucket) paygate_b, every paygate_* name"),
         vec!["paygate_a_bucket", "paygate_b"]
+    );
+    assert_eq!(
+        metric_names("process_open_fds / paygate_x and my_process_y"),
+        vec!["process_open_fds", "paygate_x"]
     );
 }
 

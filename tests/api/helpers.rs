@@ -309,7 +309,7 @@ impl TestApp {
         MockApi::new(self.mock_api_url(), self.http.clone())
     }
 
-    fn mock_api_url(&self) -> reqwest::Url {
+    pub fn mock_api_url(&self) -> reqwest::Url {
         let addr = self.mock_addr.expect("no in-process mock processor");
         reqwest::Url::parse(&format!("http://{addr}/")).expect("url")
     }

@@ -28,6 +28,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 /// Tunables of the stack, per provider; the defaults suit a card processor.
 #[derive(Debug, Clone, Copy)]
@@ -230,8 +232,18 @@ impl ProviderHttp {
             if left < inner.settings.total_timeout {
                 request = request.timeout(left);
             }
-            let sent = request.send().await;
+            let span = attempt_span(inner.provider, operation, attempt);
+            let sent = match request.build_split() {
+                (client, Ok(mut request)) => {
+                    span.record("http.request.method", request.method().as_str());
+                    // The provider sees this attempt as the parent of whatever it does.
+                    crate::traces::inject(&span, request.headers_mut());
+                    client.execute(request).instrument(span.clone()).await
+                }
+                (_, Err(e)) => Err(e),
+            };
             let outcome = self.classify(sent, retry);
+            record_attempt(&span, &outcome);
             let headers = match &outcome {
                 Attempt::Answered(r) => Some(r.headers().clone()),
                 Attempt::Failed { .. } => None,
@@ -366,6 +378,44 @@ impl ProviderHttp {
             .map(|m| format!(" (merchant {m})"))
             .unwrap_or_default()
     }
+}
+
+/// One attempt's span, a child of the caller's (the RPC, webhook or reconciler pass). Its
+/// attributes say which call and how it ended; never the URL, headers or body.
+fn attempt_span(provider: ProviderKind, operation: &'static str, attempt: u32) -> tracing::Span {
+    tracing::info_span!(
+        "provider_call",
+        otel.name = %format_args!("{provider} {operation}"),
+        otel.kind = "client",
+        provider = %provider,
+        operation,
+        attempt,
+        http.request.method = Empty,
+        http.response.status_code = Empty,
+        outcome = Empty,
+    )
+}
+
+fn record_attempt(span: &tracing::Span, outcome: &Attempt) {
+    let label = match outcome {
+        Attempt::Answered(r) => {
+            span.record("http.response.status_code", r.status().as_u16());
+            if r.status().is_success() {
+                "answered"
+            } else {
+                "http_error"
+            }
+        }
+        Attempt::Failed {
+            error: SendError::NotSent(_),
+            ..
+        } => "not_sent",
+        Attempt::Failed {
+            error: SendError::Unknown(_),
+            ..
+        } => "unknown",
+    };
+    span.record("outcome", label);
 }
 
 /// Answers that say the provider is in trouble (they count against the breaker): 5xx and 429.

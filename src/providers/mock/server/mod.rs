@@ -3,7 +3,8 @@
 //! Submodules: `ledger` (state and transitions), `rules` (tokens and validation), `routes` (the
 //! `/v1` API), `faults` (fault injection and its control endpoint) and `hosted` (the customer's
 //! approve/decline page), `delivery` (signed webhooks to the payment's `webhook_url`), `listen`
-//! (the in-process processor's port, with a fallback when it is taken).
+//! (the in-process processor's port, with a fallback when it is taken), `traceparents` (the
+//! trace context each request carried, for tests).
 
 mod delivery;
 mod faults;
@@ -14,6 +15,7 @@ mod routes;
 mod rules;
 #[cfg(test)]
 mod tests;
+mod traceparents;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -40,6 +42,7 @@ pub struct ProcessorState {
 struct Shared {
     ledger: Mutex<Ledger>,
     faults: Mutex<Faults>,
+    traceparents: Mutex<traceparents::Seen>,
     /// Signing keys for outgoing webhooks; none means no webhook is sent.
     webhook_secrets: Vec<WebhookSecret>,
 }
@@ -119,6 +122,7 @@ pub fn router(state: ProcessorState) -> Router {
         .route("/v1/operations/{key}", get(routes::operation_status))
         .route("/v1/ledger", get(routes::ledger))
         .route("/_faults", get(faults::get_faults).put(faults::put_faults))
+        .route("/_traceparents", get(traceparents::list))
         .route("/pay/{id}", get(hosted::page))
         .route("/pay/{id}/approve", post(hosted::approve))
         .route("/pay/{id}/decline", post(hosted::decline))
@@ -126,6 +130,10 @@ pub fn router(state: ProcessorState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             faults::inject,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            traceparents::record,
         ))
         .with_state(state)
 }
