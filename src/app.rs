@@ -309,14 +309,16 @@ fn connection_cap(settings: &Settings) -> usize {
         .connections
         .max_connections
         .unwrap_or_else(|| crate::listen::default_cap(limit));
+    // A plain number (or "unknown") in the start-up lines, never `Some(..)`.
+    let open_file_limit = limit.map_or_else(|| "unknown".to_owned(), |n| n.to_string());
     if crate::listen::cap_exceeds(limit, cap) {
         tracing::warn!(
             max_connections = cap,
-            open_file_limit = ?limit,
+            %open_file_limit,
             "server.max_connections is too high for the open-file limit: raise `ulimit -n` or lower it"
         );
     }
-    tracing::info!(max_connections = cap, open_file_limit = ?limit, "connection cap per listener");
+    tracing::info!(max_connections = cap, %open_file_limit, "connection cap per listener");
     cap
 }
 
