@@ -249,6 +249,10 @@ impl AppError {
     /// answered error, by the transport that renders it.
     pub fn log_server_fault(&self) {
         match self {
+            // Refused by the gate: the outage was logged once when health saw it.
+            Self::StoreUnavailable(reason) if reason == crate::store::KNOWN_DOWN => {
+                tracing::debug!(%reason, "database known down: call refused");
+            }
             Self::StoreUnavailable(reason) => tracing::error!(%reason, "database unavailable"),
             Self::Internal(cause) => tracing::error!(%cause, "internal error"),
             _ => {}

@@ -9,6 +9,10 @@ use super::StoreError;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// The reason of every call the gate refuses. The outage itself is logged once, when the
+/// health checker sees it; the refusals it causes are not each an error worth a log line.
+pub(crate) const KNOWN_DOWN: &str = "the database did not answer the last health check";
+
 #[derive(Clone, Default)]
 pub(crate) struct Gate {
     down: Arc<AtomicBool>,
@@ -28,9 +32,7 @@ impl Gate {
 
     pub(crate) fn check(&self) -> Result<(), StoreError> {
         if self.down.load(Ordering::Acquire) {
-            return Err(StoreError::Unavailable(
-                "the database did not answer the last health check".into(),
-            ));
+            return Err(StoreError::Unavailable(KNOWN_DOWN.into()));
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! a check and the write it guards are atomic, whatever the number of concurrent callers.
 
 mod gate;
+pub(crate) use gate::KNOWN_DOWN;
 mod parked;
 mod postgres;
 mod references;
