@@ -10,7 +10,7 @@ use super::{
     ClientSettings, CmiSettings, MerchantSettings, MockSettings, PaypalSettings, ProviderSettings,
 };
 use crate::domain::MerchantId;
-use crate::providers::mock::webhook::WebhookSecret;
+use crate::standard_webhooks::WebhookSecret;
 use std::collections::{HashMap, HashSet};
 
 /// Merchants in file order. A merchant with a problem is left out; the problem is recorded.

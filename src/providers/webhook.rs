@@ -92,5 +92,5 @@ pub enum WebhookRejection {
     OtherRoute,
     /// The signature, timestamp or headers did not check out.
     #[error("signature check failed: {0}")]
-    Signature(#[from] crate::providers::mock::webhook::VerifyError),
+    Signature(#[from] crate::standard_webhooks::VerifyError),
 }

@@ -6,8 +6,8 @@ use futures::StreamExt as _;
 use paygate::config::Secret;
 use paygate::domain::Timestamp;
 use paygate::grpc::proto as pb;
-use paygate::providers::mock::webhook::{self, WebhookSecret};
 use paygate::providers::mock::wire::{PaymentObject, PaymentState, WebhookEvent, WebhookEventType};
+use paygate::standard_webhooks::{self as webhook, WebhookSecret};
 use std::time::Duration;
 
 type Events = tonic::Streaming<pb::PaymentEvent>;

@@ -7,8 +7,8 @@
 
 use crate::stats::Recorder;
 use paygate::grpc::proto;
-use paygate::providers::mock::webhook::{self, WebhookSecret};
 use paygate::providers::mock::wire::{PaymentObject, PaymentState, WebhookEvent, WebhookEventType};
+use paygate::standard_webhooks::{self as webhook, WebhookSecret};
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 

@@ -1,7 +1,6 @@
 //! The mock adapter: paygate's operations translated to the mock processor's HTTP API.
 
 use super::api::{MockApi, MockCallError};
-use super::webhook::WebhookSecret;
 use super::wire::{
     AmountRequest, CreatePaymentRequest, OperationObject, OperationResult, PaymentObject,
     PaymentState,
@@ -14,6 +13,7 @@ use crate::domain::{
 use crate::providers::ProviderError;
 use crate::providers::urls::{PublicUrls, ReturnOutcome};
 use crate::providers::webhook::{VerifiedWebhook, WebhookRejection};
+use crate::standard_webhooks::WebhookSecret;
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 

@@ -1,12 +1,12 @@
 //! The receiving side of the mock processor's webhooks: verification of the Standard Webhooks
 //! headers over the raw body, then decoding the event into paygate's terms.
 
-use super::webhook::{self, WebhookSecret};
 use super::wire::{WebhookEvent, WebhookEventType};
 use crate::domain::{Failure, MerchantId, Outcome, ProviderKind};
 use crate::providers::webhook::{
     MalformedWebhook, ProviderEvent, VerifiedWebhook, WebhookRejection,
 };
+use crate::standard_webhooks::{self as webhook, WebhookSecret};
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 

@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use super::events;
-use super::webhook::{WebhookSecret, sign};
 use crate::domain::MerchantId;
+use crate::standard_webhooks::{WebhookSecret, sign};
 use proptest::prelude::*;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::{Duration, Instant};

@@ -6,7 +6,6 @@ pub(crate) mod events;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod server;
-pub mod webhook;
 pub mod wire;
 
 pub use client::MockClient;

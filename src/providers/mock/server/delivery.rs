@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::ProcessorState;
 use crate::domain::Timestamp;
-use crate::providers::mock::webhook;
 use crate::providers::mock::wire::{PaymentObject, WebhookEvent, WebhookEventType};
+use crate::standard_webhooks as webhook;
 
 /// Attempts per event; a receiver that is down for longer loses the event (the reconciler
 /// still settles the payment through `GET /v1/operations/{key}`).

@@ -29,8 +29,8 @@ use serde::Serialize;
 
 use self::ledger::Ledger;
 pub use self::listen::{Bound, bind};
-use crate::providers::mock::webhook::WebhookSecret;
 use crate::providers::mock::wire::{ErrorBody, FaultStep, Faults, LedgerSummary};
+use crate::standard_webhooks::WebhookSecret;
 
 /// Shared state of one mock processor: its ledger and fault settings. Cheap to clone.
 #[derive(Clone, Default)]

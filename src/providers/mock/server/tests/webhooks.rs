@@ -16,8 +16,8 @@ use tokio::sync::mpsc;
 use super::{ProcessorState, client, payment, serve};
 use crate::domain::Timestamp;
 use crate::providers::mock::api::MockApi;
-use crate::providers::mock::webhook::{self, WebhookSecret};
 use crate::providers::mock::wire::{CreatePaymentRequest, WebhookEvent, WebhookEventType};
+use crate::standard_webhooks::{self as webhook, WebhookSecret};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwAAAAAAAAAAA=";
 

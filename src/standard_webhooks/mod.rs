@@ -1,6 +1,6 @@
-//! Standard Webhooks v1 (HMAC-SHA256) for the mock processor's webhooks: the processor signs with
-//! [`sign`], paygate checks with [`verify`] before it trusts a single byte of the body
-//! (specs/webhooks.md §1).
+//! Standard Webhooks v1 (HMAC-SHA256), in both directions: the mock processor signs its webhooks
+//! with [`sign`] and paygate checks them with [`verify`] before it trusts a single byte of the body
+//! (specs/webhooks.md §1); paygate signs its own webhooks to shops with the same [`sign`].
 
 use std::fmt;
 
