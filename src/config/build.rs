@@ -137,6 +137,7 @@ pub(super) fn settings(raw: RawFile, env: Env<'_>, p: &mut Problems) -> Option<S
     let checkout = super::tuning::checkout(&raw.checkout, p);
     let telemetry = super::telemetry::telemetry(&raw.telemetry, p);
     Some(Settings {
+        webhooks: Default::default(),
         server: server?,
         database: DatabaseSettings {
             url: database_url?,

@@ -94,6 +94,7 @@ pub(super) fn merchants(
         let providers = providers(&at, merchant.providers, env, p);
         if let (Some(id), Some(providers)) = (id, providers) {
             out.push(MerchantSettings {
+                webhook_endpoints: Vec::new(),
                 id,
                 clients,
                 providers,

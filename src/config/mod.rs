@@ -44,6 +44,8 @@ pub struct Settings {
     pub provider_calls: ProviderCallSettings,
     pub checkout: CheckoutSettings,
     pub telemetry: TelemetrySettings,
+    /// `[webhooks]`: retries and limits of webhooks to shops.
+    pub webhooks: crate::shop_webhooks::endpoint::DeliverySettings,
     pub merchants: Vec<MerchantSettings>,
     /// True when no config file was given: SQLite ./paygate.db, in-process mock, auth off, merchant "default".
     pub dev_mode: bool,
@@ -177,6 +179,8 @@ pub struct MerchantSettings {
     pub providers: ProviderSettings,
     /// How the shop appears on paygate's customer pages.
     pub storefront: Storefront,
+    /// Where paygate sends the merchant's events (`[[merchants.webhook_endpoints]]`).
+    pub webhook_endpoints: Vec<crate::shop_webhooks::endpoint::Endpoint>,
 }
 
 /// An API client of one merchant. Only the key's SHA-256 is configured, so the config file
@@ -416,6 +420,7 @@ impl Settings {
         let merchants = MerchantId::parse("default")
             .into_iter()
             .map(|id| MerchantSettings {
+                webhook_endpoints: Vec::new(),
                 id,
                 clients: Vec::new(),
                 providers: ProviderSettings {
@@ -430,6 +435,7 @@ impl Settings {
             })
             .collect();
         Settings {
+            webhooks: Default::default(),
             server: ServerSettings {
                 grpc_addr: SocketAddr::new(loopback, DEFAULT_GRPC_PORT),
                 http_addr: SocketAddr::new(loopback, DEFAULT_HTTP_PORT),

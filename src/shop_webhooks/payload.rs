@@ -45,6 +45,7 @@ pub fn webhook_id(endpoint: &str, sequence: i64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

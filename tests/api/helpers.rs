@@ -57,6 +57,7 @@ pub fn mock_merchant(id: &str, key: Option<&str>) -> MerchantSettings {
             paypal: None,
         },
         storefront: Default::default(),
+        webhook_endpoints: Vec::new(),
     }
 }
 
@@ -82,6 +83,7 @@ pub fn paypal_merchant(emu: &crate::emulators::paypal::Emulator) -> MerchantSett
             }),
         },
         storefront: Default::default(),
+        webhook_endpoints: Vec::new(),
     }
 }
 
