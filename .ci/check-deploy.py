@@ -115,6 +115,16 @@ def check_dashboards(docs: dict[pathlib.Path, list]) -> None:
                 fail(path, f"panel {panel.get('title')!r} does not use the $datasource variable")
         if len(ids) != len(set(ids)):
             fail(path, "panel ids are not unique")
+        # A panel's link to traces must open a datasource Grafana is provisioned with.
+        provisioned = set()
+        for source in (DEPLOY / "grafana" / "provisioning" / "datasources").glob("*.yml"):
+            for doc in docs.get(source, []):
+                provisioned |= {d.get("uid") for d in (doc or {}).get("datasources", [])}
+        for panel in dashboard.get("panels", []):
+            for link in panel.get("links", []):
+                for uid in re.findall(r'"datasource":"([^"]+)"', link.get("url", "")):
+                    if uid not in provisioned:
+                        fail(path, f"panel {panel.get('title')!r} links to datasource {uid!r}, which is not provisioned")
 
 
 def check_no_open_api() -> None:

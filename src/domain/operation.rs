@@ -115,6 +115,11 @@ pub struct Operation {
     /// (PayPal's `note_to_payer`). Refunds only; absent in older documents.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// The W3C `traceparent` of the call that began this operation, when traces are on: the
+    /// reconciler's look at it and the webhooks it leads to are traces of their own, linked to
+    /// that one. An id, never a secret; absent in older documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_parent: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -131,6 +136,7 @@ impl Operation {
             failure: None,
             parts: Vec::new(),
             reason: String::new(),
+            trace_parent: None,
             created_at: now,
             updated_at: now,
         }

@@ -6,7 +6,7 @@ mod health;
 mod pages;
 mod paypal_webhooks;
 mod return_pages;
-mod trace;
+pub(crate) mod trace;
 mod webhooks;
 
 use crate::config::Storefront;

@@ -1,4 +1,5 @@
-//! The span of each provider-facing request (webhooks, callbacks, return pages), as a child of
+//! The span of each provider-facing request (webhooks, callbacks, return pages) and of each JSON
+//! API call (`json::router` uses it too), as a child of
 //! the sender's trace when it sends a W3C `traceparent`. Health and metrics requests get none:
 //! a scrape every few seconds would bury the traces worth reading.
 
@@ -9,7 +10,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 /// Attributes are the route's pattern (`/webhooks/cmi/{merchant}`), never the path or body.
-pub(super) async fn trace(matched: Option<MatchedPath>, req: Request, next: Next) -> Response {
+pub(crate) async fn trace(matched: Option<MatchedPath>, req: Request, next: Next) -> Response {
     let route = matched
         .as_ref()
         .map_or("unmatched", MatchedPath::as_str)

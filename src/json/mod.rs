@@ -126,6 +126,8 @@ pub fn router(api: JsonApi) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .fallback(|| async { Problem::not_found_route() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+        // The caller's `traceparent` parents the call's span, as on the gRPC side.
+        .route_layer(axum::middleware::from_fn(crate::http::trace::trace))
         .with_state(api)
 }
 

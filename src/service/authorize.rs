@@ -70,7 +70,11 @@ impl PaymentService {
                 payment_token: &cmd.payment_token,
             })?,
         };
-        let payment = cmd.open_payment(merchant, Timestamp::now());
+        let mut payment = cmd.open_payment(merchant, Timestamp::now());
+        let trace_parent = crate::traces::current_traceparent();
+        for op in &mut payment.operations {
+            op.trace_parent.clone_from(&trace_parent);
+        }
         let window = self.call_window();
         let claimed = match self
             .store

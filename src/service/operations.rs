@@ -104,6 +104,7 @@ impl PaymentService {
             amount: req.amount,
             final_capture: req.final_capture,
             reason: req.reason.to_owned(),
+            trace_parent: crate::traces::current_traceparent(),
             caps: provider.capabilities(),
             now: Timestamp::now(),
             lease_until: window.lease_until,

@@ -19,7 +19,9 @@
 use super::PaymentService;
 use crate::config::CheckoutSettings;
 use crate::domain::payment::CHECKOUT_EXPIRED;
-use crate::domain::{Failure, OperationKind, Outcome, PaymentStatus, Timestamp};
+use crate::domain::{
+    Failure, Operation, OperationKind, Outcome, Payment, PaymentStatus, Timestamp,
+};
 use crate::error::AppError;
 use crate::providers::ProviderError;
 use crate::store::{DueOperation, Write};
@@ -146,6 +148,31 @@ impl PaymentService {
                 "due operation missing from its payment".into(),
             ));
         };
+        // One span per operation looked at, inside the pass's trace, linked to the trace of the
+        // call that began the operation (the link is set before the span first starts).
+        let span = tracing::info_span!(
+            "reconcile_operation",
+            payment_id = %item.payment_id,
+            operation_id = %item.operation,
+        );
+        if let Some(traceparent) = &op.trace_parent {
+            crate::traces::link_to(&span, traceparent);
+        }
+        self.look(item, opts, window, now, payment, op)
+            .instrument(span)
+            .await
+    }
+
+    /// Asks the provider about one operation and settles or defers it by its answer.
+    async fn look(
+        &self,
+        item: &DueOperation,
+        opts: &ReconcileOptions,
+        window: super::CallWindow,
+        now: Timestamp,
+        payment: Payment,
+        op: Operation,
+    ) -> Result<Looked, AppError> {
         let provider = self.provider(&item.merchant, &payment)?;
         let checkout_expires = (op.kind == OperationKind::Authorize
             && payment.status == PaymentStatus::RequiresAction)

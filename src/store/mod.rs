@@ -123,6 +123,8 @@ pub enum Write {
         final_capture: bool,
         /// The refund's reason, kept on the operation (empty for other kinds).
         reason: String,
+        /// Kept on the operation (`Operation::trace_parent`).
+        trace_parent: Option<String>,
         caps: Capabilities,
         now: Timestamp,
         lease_until: Timestamp,

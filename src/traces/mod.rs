@@ -13,7 +13,7 @@ mod propagation;
 
 pub use export::{SpanCounters, span_counters};
 pub use log_ids::{TraceIdsLayer, WithTraceIds};
-pub use propagation::{adopt_parent, inject};
+pub use propagation::{adopt_parent, current_traceparent, inject, link_to};
 
 use crate::config::TelemetrySettings;
 use opentelemetry::trace::TracerProvider as _;

@@ -48,3 +48,27 @@ pub fn inject(span: &tracing::Span, headers: &mut HeaderMap) {
     let context = span.context();
     TraceContextPropagator::new().inject_context(&context, &mut Outgoing(headers));
 }
+
+/// The current span's `traceparent`, to keep with what it begins (an operation) so that later
+/// work on it, in another trace, can link back. `None` when tracing is off or unsampled-out.
+pub fn current_traceparent() -> Option<String> {
+    let mut headers = HeaderMap::new();
+    inject(&tracing::Span::current(), &mut headers);
+    headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Links `span` to the trace a stored `traceparent` names (a reconciler's look at an operation
+/// → the call that began it). Call it before the span is first entered: links added to a
+/// started span did not reach the exporter here. A malformed or empty value adds nothing.
+pub fn link_to(span: &tracing::Span, traceparent: &str) {
+    let mut headers = HeaderMap::new();
+    let Ok(value) = http::HeaderValue::from_str(traceparent) else {
+        return;
+    };
+    headers.insert("traceparent", value);
+    let linked = TraceContextPropagator::new().extract(&Incoming(&headers));
+    span.add_link(linked.span().span_context().clone());
+}

@@ -211,6 +211,7 @@ pub async fn begin(
         amount: amount.map(mad),
         final_capture: false,
         reason: String::new(),
+        trace_parent: None,
         caps: caps(),
         now: Timestamp::now(),
         lease_until: Timestamp::now(),

@@ -142,6 +142,7 @@ pub async fn a_refund_keeps_its_split_and_reason(db: &Db) {
         amount: Some(mad(6_000)),
         final_capture: false,
         reason: "damaged on arrival".into(),
+        trace_parent: None,
         caps: Capabilities {
             refunds_per_capture: true,
             ..caps()

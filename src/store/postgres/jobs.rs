@@ -73,6 +73,7 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
             amount,
             final_capture,
             reason,
+            trace_parent,
             caps,
             now,
             lease_until,
@@ -98,6 +99,7 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
                 take_released(conn, claim).await?;
                 op.id = id;
             }
+            op.trace_parent.clone_from(trace_parent);
             let op_id = op.id;
             payment.operations.push(op);
             payment.updated_at = *now;

@@ -47,6 +47,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             amount,
             final_capture,
             reason,
+            trace_parent,
             caps,
             now,
             lease_until,
@@ -67,6 +68,7 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
                 take_released(conn, claim).await?;
                 op.id = id;
             }
+            op.trace_parent.clone_from(trace_parent);
             let op_id = op.id;
             payment.operations.push(op);
             payment.updated_at = *now;

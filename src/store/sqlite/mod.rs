@@ -109,7 +109,7 @@ impl SqliteStore {
         let (reply, answer) = oneshot::channel();
         self.inner
             .jobs
-            .send(writer::Msg::Job(job, reply))
+            .send(writer::Msg::Job(Box::new(job), reply))
             .await
             .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
         answer

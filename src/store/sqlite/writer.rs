@@ -16,7 +16,8 @@ const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(50);
 pub(super) type Reply = oneshot::Sender<Result<Written, StoreError>>;
 
 pub(super) enum Msg {
-    Job(Write, Reply),
+    /// Boxed: a job is large next to the other messages, and the channel holds many.
+    Job(Box<Write>, Reply),
     /// Answers once the writer connection has answered: readiness includes the writer.
     Ping(oneshot::Sender<Result<(), StoreError>>),
     /// Finishes queued work, closes the connection, then acknowledges.
@@ -34,7 +35,7 @@ pub(super) async fn run(
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Msg::Job(job, reply) => batch.push((job, reply)),
+                Msg::Job(job, reply) => batch.push((*job, reply)),
                 Msg::Ping(reply) => {
                     let alive = sqlx::query("SELECT 1")
                         .execute(&mut conn)

@@ -81,3 +81,43 @@ async fn a_cmi_callback_is_a_trace_of_its_own() {
     assert_eq!(attr(use_case, "payment_id").as_deref(), Some(p.id.as_str()));
     assert_nothing_secret(&spans);
 }
+
+/// The JSON API joins the caller's trace like gRPC does: `traceparent` on the HTTP request
+/// parents the call's span, and the provider call hangs in the same trace.
+#[tokio::test]
+async fn a_json_api_call_joins_the_callers_trace() {
+    let (receiver, endpoint) = Receiver::start().await;
+    let (traces, _lines, _guard) = trace_this_thread(&endpoint);
+    let app = TestApp::spawn().await;
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/v1/payments", app.grpc_addr()))
+        .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
+        .header("idempotency-key", "traced-json-1")
+        .json(&serde_json::json!({
+            "provider": "mock",
+            "amount": {"currency": "MAD", "minorUnits": "2500"},
+            "merchantReference": "order-traced-json",
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {body}");
+    let name = "POST /v1/payments";
+    let spans = wait_for(&traces, &receiver, |s| s.name == name).await;
+    let span = spans.iter().find(|s| s.name == name).unwrap();
+    assert_eq!(hex::encode(&span.trace_id), TRACE_ID);
+    assert_eq!(hex::encode(&span.parent_span_id), CALLER_SPAN);
+    assert_eq!(
+        attr(span, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert!(
+        spans
+            .iter()
+            .any(|s| hex::encode(&s.trace_id) == TRACE_ID && s.kind == SpanKind::Client as i32),
+        "the provider call is in the caller's trace"
+    );
+    assert_nothing_secret(&spans);
+}

@@ -1,4 +1,5 @@
-//! Reconciler passes are traces of their own.
+//! Reconciler passes are traces of their own, linked to the traces of the calls that began
+//! the operations they settle.
 
 use super::*;
 use crate::helpers::*;
@@ -50,6 +51,25 @@ async fn a_reconciler_pass_is_a_trace_of_its_own() {
     assert!(
         !lookups.is_empty(),
         "the pass's provider lookup is in its trace"
+    );
+    // The look at the operation is linked to the trace of the call that began it.
+    let look = spans
+        .iter()
+        .find(|s| s.name == "reconcile_operation" && s.trace_id == pass.trace_id)
+        .expect("a span per operation in the pass's trace");
+    assert!(
+        !look.parent_span_id.is_empty(),
+        "inside the pass, not a root"
+    );
+    let linked: Vec<String> = look
+        .links
+        .iter()
+        .map(|l| hex::encode(&l.trace_id))
+        .collect();
+    assert_eq!(
+        linked,
+        vec![TRACE_ID.to_owned()],
+        "linked to the caller's trace"
     );
     assert_nothing_secret(&spans);
 }
