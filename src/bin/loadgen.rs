@@ -17,10 +17,15 @@
 //!     --webhook-secret whsec_... --merchant bench
 //! # event delivery latency while offering 500 authorizations/s
 //! cargo run --release --bin loadgen -- --scenario authorize --rate 500 --watch-events
+//! # webhook delivery latency (deploy/config/bench-webhooks.toml points an endpoint here)
+//! cargo run --release --bin loadgen -- --scenario authorize --rate 500 \
+//!     --webhook-receiver 127.0.0.1:7070
 //! ```
 
 #[path = "loadgen/drive.rs"]
 mod drive;
+#[path = "loadgen/hooks.rs"]
+mod hooks;
 #[path = "loadgen/json_api.rs"]
 mod json_api;
 #[path = "loadgen/report.rs"]
@@ -98,6 +103,14 @@ struct Args {
     /// Also subscribe to WatchEvents and report state change → subscriber latency
     #[arg(long)]
     watch_events: bool,
+    /// Also receive the server's webhooks to shops on this address (an endpoint of the merchant
+    /// under load must point here) and report state change → webhook received latency
+    #[arg(long)]
+    webhook_receiver: Option<std::net::SocketAddr>,
+    /// Hold connections on this address open without answering: a dead shop endpoint (of
+    /// another merchant) during the run
+    #[arg(long)]
+    dead_receiver: Option<std::net::SocketAddr>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,6 +192,9 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.target, args.concurrency, connections, args.duration, args.warmup
     );
 
+    if let Some(addr) = args.dead_receiver {
+        hooks::dead(addr).await?;
+    }
     let mut rows = Vec::new();
     for &scenario in args.scenario.scenarios() {
         eprintln!("loadgen: running {}", scenario.name());
@@ -194,8 +210,20 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
+        let receiver = match args.webhook_receiver {
+            Some(addr) => Some(hooks::spawn(addr, args.warmup, args.duration).await?),
+            None => None,
+        };
         let samples = drive::run(plan, &targets).await?;
         let server_rss = args.server_pid.and_then(|pid| Memory::read(pid).ok());
+        if let Some(receiver) = receiver {
+            let delivered = receiver.await?;
+            rows.push(Row {
+                name: "webhook delivery",
+                summary: delivered.summarize(args.duration),
+                server_rss,
+            });
+        }
         if let Some(watcher) = watcher {
             let delivered = watcher.await?;
             rows.push(Row {
