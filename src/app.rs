@@ -19,6 +19,7 @@ use crate::providers::mock::server as mock_server;
 use crate::providers::urls::PublicUrls;
 use crate::providers::{http_client, registry};
 use crate::service::{PaymentService, ReconcileOptions};
+use crate::shop_webhooks::dispatcher::Dispatcher;
 use crate::shutdown::Trigger;
 use crate::standard_webhooks::WebhookSecret;
 use crate::store::{Store, StoreOptions, Write};
@@ -213,6 +214,26 @@ impl App {
         self.keep_running("reaper", move || {
             reap(store.clone(), retention, events, every, background.wait())
         });
+        // Webhooks to shops: only when some merchant has an endpoint.
+        let endpoints: Vec<_> = self
+            .settings
+            .merchants
+            .iter()
+            .flat_map(|m| m.webhook_endpoints.iter().cloned())
+            .collect();
+        if let Some(dispatcher) = Dispatcher::new(
+            self.store.clone(),
+            self.settings.webhooks.clone(),
+            self.metrics.clone(),
+            endpoints,
+        )
+        .context("building the webhook sender")?
+        {
+            let background = self.background.clone();
+            self.keep_running("webhook_dispatcher", move || {
+                dispatcher.clone().run(background.wait())
+            });
+        }
         // Both reflection versions: grpcurl asks v1, but Python's grpcio-reflection client,
         // Evans, grpc_cli and older Postman ask only v1alpha and would get UNIMPLEMENTED.
         let reflection = || {

@@ -26,6 +26,7 @@ async fn main() -> ExitCode {
             return cli::check_config(&Settings::load(args.config.as_deref()));
         }
         Command::Serve(ref args) | Command::Migrate(ref args) => args.config.clone(),
+        Command::Webhooks(ref args) => args.config(),
         // Only for its log settings (PAYGATE_LOG, PAYGATE_LOG_FORMAT).
         Command::MockProcessor { .. } => None,
     };
@@ -53,6 +54,7 @@ async fn main() -> ExitCode {
         Command::Serve(_) => serve(settings).await,
         Command::Migrate(_) => cli::migrate(&settings).await,
         Command::MockProcessor { listen } => cli::mock_processor(listen).await,
+        Command::Webhooks(args) => cli::webhooks::run(args, &settings).await,
         Command::CheckConfig(_) | Command::Call(_) | Command::Cmi(_) | Command::Paypal(_) => Ok(()),
     };
     // The spans of the last requests are still queued: send them before exiting.

@@ -68,6 +68,19 @@ struct WebhookLabels {
     result: &'static str,
 }
 
+/// Merchants and endpoint ids come from the config: few, known values.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    merchant: String,
+    endpoint: String,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MerchantLabel {
+    merchant: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TaskLabel {
     task: &'static str,
@@ -120,6 +133,9 @@ pub struct Metrics {
     connections_refused: Family<ListenerLabel, Counter>,
     connections_closed: Family<ClosedLabels, Counter>,
     accept_errors: Family<ListenerLabel, Counter>,
+    webhook_deliveries: Family<DeliveryLabels, Counter>,
+    webhook_delivery_duration: Histogram,
+    webhook_backlog: Family<MerchantLabel, Gauge>,
 }
 
 impl Metrics {
@@ -258,6 +274,25 @@ impl Metrics {
              could not take yet, kept until it can or an operator acts",
             parked.clone(),
         );
+        let webhook_deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "paygate_webhook_deliveries",
+            "Attempts to deliver a webhook to a shop's endpoint, by result: delivered (2xx), \
+             retrying (failed, will retry), failed (failed, retry schedule exhausted)",
+            webhook_deliveries.clone(),
+        );
+        let webhook_delivery_duration = latency_histogram();
+        registry.register(
+            "paygate_webhook_delivery_duration_seconds",
+            "Latency of each attempt to deliver a webhook to a shop, failed ones included",
+            webhook_delivery_duration.clone(),
+        );
+        let webhook_backlog = Family::<MerchantLabel, Gauge>::default();
+        registry.register(
+            "paygate_webhook_backlog",
+            "Webhook deliveries to the merchant's endpoints that are due and not delivered",
+            webhook_backlog.clone(),
+        );
         registry.register_collector(Box::new(crate::process_metrics::ProcessCollector));
         // Process-wide, like the tracer; 0 while traces are off.
         let spans = crate::traces::span_counters();
@@ -311,7 +346,49 @@ impl Metrics {
             connections_refused,
             connections_closed,
             accept_errors,
+            webhook_deliveries,
+            webhook_delivery_duration,
+            webhook_backlog,
         }
+    }
+
+    /// One attempt to deliver a webhook to `endpoint` of `merchant`; `result` is `delivered`,
+    /// `retrying` or `failed`.
+    pub fn webhook_delivery(
+        &self,
+        merchant: &str,
+        endpoint: &str,
+        result: &'static str,
+        took: Duration,
+    ) {
+        self.webhook_deliveries
+            .get_or_create(&DeliveryLabels {
+                merchant: merchant.to_owned(),
+                endpoint: endpoint.to_owned(),
+                result,
+            })
+            .inc();
+        self.webhook_delivery_duration.observe(took.as_secs_f64());
+    }
+
+    /// Creates the endpoint's series at 0, so an alert on their increase sees the first one.
+    pub fn webhook_endpoint_watched(&self, merchant: &str, endpoint: &str) {
+        for result in ["delivered", "retrying", "failed"] {
+            let _ = self.webhook_deliveries.get_or_create(&DeliveryLabels {
+                merchant: merchant.to_owned(),
+                endpoint: endpoint.to_owned(),
+                result,
+            });
+        }
+    }
+
+    /// Read from the shared database, like `set_unresolved`: every replica shows the same count.
+    pub fn set_webhook_backlog(&self, merchant: &str, n: i64) {
+        self.webhook_backlog
+            .get_or_create(&MerchantLabel {
+                merchant: merchant.to_owned(),
+            })
+            .set(n);
     }
 
     /// A connection was admitted on `listener` (+1) or closed (-1).

@@ -5,6 +5,7 @@ pub mod call;
 pub mod cmi;
 pub mod json;
 pub mod paypal;
+pub mod webhooks;
 
 use crate::config::Settings;
 use crate::store::{Store, StoreOptions};
@@ -46,6 +47,8 @@ pub enum Command {
     Cmi(cmi::CmiCommand),
     /// PayPal operator tools: `paypal verify-webhook`.
     Paypal(paypal::PaypalArgs),
+    /// Webhooks to shops: the delivery log (`list`) and `redeliver`, from the database.
+    Webhooks(webhooks::WebhooksArgs),
 }
 
 /// `--config`, only on the commands that read a config file (`call` and the offline tools do not).

@@ -4,6 +4,11 @@
 //! rules come from `domain/`; each job runs inside a transaction with the payment locked, so
 //! a check and the write it guards are atomic, whatever the number of concurrent callers.
 
+mod deliveries;
+pub use deliveries::{
+    AttemptRecord, AttemptResult, AttemptRow, ClaimedDelivery, DeliveryFilter, DeliveryJob,
+    DeliveryRow, DeliveryState, DeliveryWritten, NewDelivery,
+};
 mod gate;
 pub(crate) use gate::KNOWN_DOWN;
 mod parked;
@@ -207,7 +212,10 @@ pub enum Write {
     /// is final. A key whose operation is still PENDING or UNKNOWN is never deleted: a retry
     /// after that would open a second money movement while the first is still unknown.
     ReapKeys { cutoff: Timestamp },
-    /// Deletes events that occurred before `cutoff` (the `[events] retention_hours` window).
+    /// Deletes events that occurred before `cutoff` (the `[events] retention_hours` window),
+    /// but none that a webhook cursor has not passed yet: those are the outbox of deliveries
+    /// still to be created (bounded by the smallest cursor, so what is deleted stays a prefix
+    /// of the log and `events_pruned_through` keeps its meaning).
     PruneEvents { cutoff: Timestamp },
     /// Hands up to `limit` due operations (as [`Store::due_operations`] selects them) to the
     /// caller and moves their `next_attempt_at` to `lease_until` in the same transaction, so
@@ -219,6 +227,8 @@ pub enum Write {
         lease_until: Timestamp,
         limit: u32,
     },
+    /// Webhooks to shops: fan-out, claims, attempts, redelivery (see `deliveries.rs`).
+    Delivery(DeliveryJob),
 }
 
 /// What a [`Write`] produced.
@@ -232,6 +242,7 @@ pub enum Written {
     Deferred,
     Webhook(WebhookWritten),
     Due(Vec<DueOperation>),
+    Delivery(DeliveryWritten),
 }
 
 /// What [`Write::ApplyWebhook`] did.

@@ -16,14 +16,14 @@ const KEY: &str = "crash-test-key-0003";
 
 /// The `paygate serve` child process; killed (SIGKILL) and reaped when dropped, so a failing
 /// test never leaves it behind.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     grpc_addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
-    async fn start(config: &Path) -> Server {
+    pub(crate) async fn start(config: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_paygate"))
             .arg("serve")
             .arg("--config")
@@ -72,11 +72,11 @@ impl Server {
         server
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 
-    async fn client(&self) -> Client {
+    pub(crate) async fn client(&self) -> Client {
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", self.grpc_addr))
             .unwrap()
             .connect_timeout(Duration::from_secs(5))
@@ -86,7 +86,7 @@ impl Server {
         PaymentGatewayClient::new(channel)
     }
 
-    async fn sigkill(&mut self) {
+    pub(crate) async fn sigkill(&mut self) {
         let pid = self.child.id().expect("child still running");
         let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap());
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");

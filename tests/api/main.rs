@@ -55,6 +55,7 @@ mod replicas;
 mod request_bounds;
 mod resilience;
 mod return_pages;
+mod shop_webhooks;
 mod shutdown;
 mod state_rules;
 mod store_outage;

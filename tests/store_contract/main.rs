@@ -14,6 +14,7 @@
 
 mod harness;
 
+mod deliveries;
 mod events;
 mod idempotency;
 mod invariants;
@@ -61,6 +62,10 @@ contract! {
     idempotency::concurrent_operation_claims_start_exactly_once,
     idempotency::a_key_is_scoped_to_merchant_and_bound_to_its_parameters,
     idempotency::an_abandoned_call_leaves_nothing_and_its_retry_continues_under_the_same_ids,
+    deliveries::the_cursor_starts_at_the_last_event_and_moves_once_under_racing_fan_outs,
+    deliveries::concurrent_claims_never_hand_out_a_delivery_twice,
+    deliveries::attempts_are_recorded_and_redelivery_starts_a_new_round,
+    deliveries::pruning_keeps_pending_deliveries_and_events_no_cursor_has_passed,
     events::events_are_gap_free_and_in_commit_order_under_concurrent_writers,
     events::events_are_scoped_to_their_merchant,
     webhooks::concurrent_deliveries_of_one_event_apply_once,

@@ -246,15 +246,21 @@ pub(super) async fn execute(conn: &mut PgConnection, job: &Write) -> Result<Writ
         Write::PruneEvents { cutoff } => {
             // Numbered events only: one still waiting for its number is not in the log yet,
             // and deleting it would make the numbering fail rather than leave a hole.
+            // Nor any a webhook cursor has not passed (see `Write::PruneEvents`).
             let done = sqlx::query(
-                "WITH gone AS (DELETE FROM event_numbers WHERE occurred_at < $1 RETURNING event_id) \
+                "WITH gone AS (DELETE FROM event_numbers WHERE occurred_at < $1 AND sequence <= \
+                 COALESCE((SELECT MIN(last_sequence) FROM webhook_cursors), sequence) \
+                 RETURNING event_id) \
                  DELETE FROM events WHERE id IN (SELECT event_id FROM gone)",
             )
             .bind(cutoff.micros())
-                .execute(&mut *conn)
-                .await?;
+            .execute(&mut *conn)
+            .await?;
             Ok(Written::Reaped(done.rows_affected()))
         }
+        Write::Delivery(job) => super::deliveries::execute(conn, job)
+            .await
+            .map(Written::Delivery),
     }
 }
 

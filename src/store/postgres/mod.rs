@@ -7,6 +7,7 @@
 //! [`StoreError::Unavailable`], so callers see `UNAVAILABLE`, never `INTERNAL`, while the
 //! database is away; the pool reconnects by itself when it is back.
 
+mod deliveries;
 mod external;
 mod jobs;
 mod numbering;

@@ -210,12 +210,18 @@ pub(super) async fn execute(conn: &mut SqliteConnection, job: &Write) -> Result<
             Ok(Written::Reaped(done.rows_affected()))
         }
         Write::PruneEvents { cutoff } => {
-            let done = sqlx::query("DELETE FROM events WHERE occurred_at < ?")
-                .bind(cutoff.micros())
-                .execute(&mut *conn)
-                .await?;
+            let done = sqlx::query(
+                "DELETE FROM events WHERE occurred_at < ? AND sequence <= \
+                 COALESCE((SELECT MIN(last_sequence) FROM webhook_cursors), sequence)",
+            )
+            .bind(cutoff.micros())
+            .execute(&mut *conn)
+            .await?;
             Ok(Written::Reaped(done.rows_affected()))
         }
+        Write::Delivery(job) => super::deliveries::execute(conn, job)
+            .await
+            .map(Written::Delivery),
     }
 }
 

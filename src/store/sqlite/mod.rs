@@ -6,6 +6,7 @@
 //! one refusal does not undo its neighbours. Replies go out only after COMMIT returns, so an
 //! acknowledged write is on disk.
 
+mod deliveries;
 mod errors;
 mod external;
 mod jobs;
