@@ -247,13 +247,19 @@ impl Dispatcher {
         };
         let endpoint = s.endpoint.clone();
         let this = self.clone();
+        // Each attempt is a trace of its own, linked to the trace of the call behind the event.
         let span = tracing::info_span!(
+            parent: None,
             "webhook_delivery",
+            otel.kind = "client",
             merchant = %delivery.merchant,
             endpoint = %endpoint.id,
             webhook_id = %delivery.webhook_id,
             sequence = delivery.sequence,
         );
+        if let Some(traceparent) = &delivery.trace_parent {
+            crate::traces::link_to(&span, traceparent);
+        }
         inflight.spawn(
             async move {
                 let attempt = this

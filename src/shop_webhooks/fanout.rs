@@ -118,6 +118,13 @@ impl Fanout {
             }
             let (sequence, kind) = (event.sequence, event.kind.clone());
             let payment_id = event.payment.id.to_string();
+            // The event reports the operation that changed last: its call's trace.
+            let trace_parent = event
+                .payment
+                .operations
+                .iter()
+                .max_by_key(|op| op.updated_at)
+                .and_then(|op| op.trace_parent.clone());
             let body = payload::body(crate::grpc::convert::event(event))?;
             for endpoint in wanted {
                 out.push(NewDelivery {
@@ -128,6 +135,7 @@ impl Fanout {
                     webhook_id: payload::webhook_id(&endpoint.id, sequence),
                     body: body.clone(),
                     next_attempt_at: due,
+                    trace_parent: trace_parent.clone(),
                 });
             }
         }

@@ -56,6 +56,8 @@ pub struct NewDelivery {
     pub body: Vec<u8>,
     /// Entry 0 of the retry schedule after the event (normally: now).
     pub next_attempt_at: Timestamp,
+    /// `Operation::trace_parent` of the operation the event reports, for the attempts' links.
+    pub trace_parent: Option<String>,
 }
 
 /// A delivery handed to this dispatcher until `lease_until`.
@@ -69,6 +71,7 @@ pub struct ClaimedDelivery {
     pub body: Vec<u8>,
     /// Attempts already made in the current round of the retry schedule.
     pub round_attempts: i64,
+    pub trace_parent: Option<String>,
 }
 
 /// What an attempt leads to, as the dispatcher decided from the retry schedule.

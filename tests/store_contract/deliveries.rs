@@ -37,6 +37,7 @@ fn delivery(endpoint: &str, sequence: i64) -> NewDelivery {
         webhook_id: format!("msg_{endpoint}_{sequence}"),
         body: format!("{{\"sequence\":{sequence}}}").into_bytes(),
         next_attempt_at: Timestamp::now(),
+        trace_parent: Some(format!("00-{sequence:032x}-00f067aa0ba902b7-01")),
     }
 }
 
@@ -171,6 +172,11 @@ pub async fn attempts_are_recorded_and_redelivery_starts_a_new_round(db: &Db) {
     fan_out(store, from, from + 1, "we_log").await;
     let d = claim(store, "we_log", 10, 60).await.pop().unwrap();
     assert_eq!(d.round_attempts, 0);
+    assert_eq!(
+        d.trace_parent,
+        Some(format!("00-{:032x}-00f067aa0ba902b7-01", from + 1)),
+        "the claim carries the trace to link to"
+    );
     let record = |at: Timestamp, status, result, round| AttemptRecord {
         delivery_id: d.id,
         at,

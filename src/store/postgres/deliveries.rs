@@ -61,8 +61,9 @@ pub(super) async fn execute(
             for d in deliveries {
                 inserted += sqlx::query(
                     "INSERT INTO webhook_deliveries (merchant_id, endpoint_id, sequence, \
-                     event_type, payment_id, webhook_id, body, state, next_attempt_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9) ON CONFLICT DO NOTHING",
+                     event_type, payment_id, webhook_id, body, state, next_attempt_at, created_at, \
+                     trace_parent) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10) ON CONFLICT DO NOTHING",
                 )
                 .bind(merchant.as_str())
                 .bind(&d.endpoint_id)
@@ -73,6 +74,7 @@ pub(super) async fn execute(
                 .bind(&d.body)
                 .bind(d.next_attempt_at.micros())
                 .bind(now.micros())
+                .bind(&d.trace_parent)
                 .execute(&mut *conn)
                 .await?
                 .rows_affected();
@@ -99,7 +101,7 @@ pub(super) async fn execute(
                      UPDATE webhook_deliveries d SET next_attempt_at = $4 FROM due \
                      WHERE d.id = due.id \
                      RETURNING d.id, d.merchant_id, d.endpoint_id, d.sequence, d.webhook_id, \
-                       d.body, d.round_attempts",
+                       d.body, d.round_attempts, d.trace_parent",
                 )
                 .bind(endpoint)
                 .bind(now.micros())
@@ -177,6 +179,7 @@ fn claimed_row(row: &PgRow) -> Result<ClaimedDelivery, StoreError> {
         webhook_id: row.try_get(4)?,
         body: row.try_get(5)?,
         round_attempts: row.try_get(6)?,
+        trace_parent: row.try_get(7)?,
     })
 }
 

@@ -56,8 +56,9 @@ pub(super) async fn execute(
             for d in deliveries {
                 inserted += sqlx::query(
                     "INSERT INTO webhook_deliveries (merchant_id, endpoint_id, sequence, \
-                     event_type, payment_id, webhook_id, body, state, next_attempt_at, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
+                     event_type, payment_id, webhook_id, body, state, next_attempt_at, created_at, \
+                     trace_parent) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT DO NOTHING",
                 )
                 .bind(merchant.as_str())
                 .bind(&d.endpoint_id)
@@ -68,6 +69,7 @@ pub(super) async fn execute(
                 .bind(&d.body)
                 .bind(d.next_attempt_at.micros())
                 .bind(now.micros())
+                .bind(&d.trace_parent)
                 .execute(&mut *conn)
                 .await?
                 .rows_affected();
@@ -90,7 +92,8 @@ pub(super) async fn execute(
                        SELECT id FROM webhook_deliveries \
                        WHERE endpoint_id = ? AND state = 'pending' AND next_attempt_at <= ? \
                        ORDER BY next_attempt_at LIMIT ?) \
-                     RETURNING id, merchant_id, endpoint_id, sequence, webhook_id, body, round_attempts",
+                     RETURNING id, merchant_id, endpoint_id, sequence, webhook_id, body, round_attempts, \
+                     trace_parent",
                 )
                 .bind(lease_until.micros())
                 .bind(endpoint)
@@ -168,6 +171,7 @@ fn claimed_row(row: &sqlx::sqlite::SqliteRow) -> Result<ClaimedDelivery, StoreEr
         webhook_id: row.try_get(4)?,
         body: row.try_get(5)?,
         round_attempts: row.try_get(6)?,
+        trace_parent: row.try_get(7)?,
     })
 }
 

@@ -10,6 +10,7 @@
 mod grpc;
 mod http;
 mod reconcile;
+mod shop_webhooks;
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,

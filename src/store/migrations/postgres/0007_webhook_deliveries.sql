@@ -31,6 +31,9 @@ CREATE TABLE webhook_deliveries (
     last_attempt_at BIGINT,
     last_status     BIGINT,
     last_error      TEXT,
+    -- The W3C traceparent of the call that began the operation behind the event, if traces
+    -- were on: each attempt's span links to that trace. An id, never a secret.
+    trace_parent    TEXT,
     UNIQUE (endpoint_id, sequence)
 );
 -- The dispatcher's claim: one endpoint's due pending deliveries, oldest due first.
