@@ -63,4 +63,5 @@ mod traces;
 mod unknown_outcome;
 mod validation;
 mod watch_events;
+mod webhook_receivers;
 mod webhooks;
