@@ -24,9 +24,8 @@ How each event is made (all on the mock processor):
   payment.declined         authorize with mock_decline
   payment.failed           authorize with a token the processor rejects
   payment.requires_action  a redirect checkout (mock_redirect); it waits on the processor's page
-  payment.pending          mock_timeout: the processor answers too late, so this takes the
-                           provider timeout (10 s by default); the reconciler later settles the
-                           payment, which sends payment.authorized too
+payment.pending cannot be triggered: the mock processor has no pending answer (a late answer,
+mock_timeout, leaves the payment pending without an event; the reconciler then authorizes it).
 Each step sends its own events: payment.captured is preceded by payment.authorized.";
 
 #[derive(clap::Args, Debug)]
@@ -60,20 +59,20 @@ enum Recipe {
     Decline,
     Reject,
     Redirect,
-    Timeout,
 }
 
 impl Recipe {
     /// The recipe for the event type `kind`, found through the status that announces it, so a
     /// new status fails to compile here until someone decides how to trigger it.
-    fn for_event(kind: &str) -> Option<Self> {
+    fn for_event(kind: &str) -> Result<Self, UsageError> {
         use PaymentStatus as S;
         let status = PaymentStatus::ALL
             .into_iter()
-            .find(|s| s.event_type() == kind)?;
-        Some(match status {
+            .find(|s| s.event_type() == kind)
+            .ok_or_else(|| event_types::UnknownEventType(kind.to_owned()))?;
+        Ok(match status {
             S::RequiresAction => Self::Redirect,
-            S::Pending => Self::Timeout,
+            S::Pending => return Err(UsageError::Unsupported(kind.to_owned())),
             S::Authorized => Self::Authorize,
             S::PartiallyCaptured | S::Captured => Self::Capture,
             S::PartiallyRefunded | S::Refunded => Self::Refund,
@@ -91,7 +90,6 @@ impl Recipe {
             // Any token the processor does not know is refused with a 400: the payment fails.
             Self::Reject => "mock_trigger_failed",
             Self::Redirect => "mock_redirect",
-            Self::Timeout => "mock_timeout",
         }
     }
 
@@ -106,6 +104,10 @@ impl Recipe {
 enum UsageError {
     #[error(transparent)]
     Event(#[from] event_types::UnknownEventType),
+    #[error(
+        "{0} cannot be produced through the mock processor: it has no pending answer (see --help)"
+    )]
+    Unsupported(String),
     #[error("invalid --currency: {0}")]
     Currency(#[from] crate::domain::CurrencyError),
     #[error("invalid --amount: {0}")]
@@ -117,8 +119,7 @@ enum UsageError {
 /// Runs `paygate trigger` and returns the process exit code.
 pub async fn run(args: TriggerArgs) -> anyhow::Result<ExitCode> {
     let prepared = (|| -> Result<_, UsageError> {
-        let recipe = Recipe::for_event(&args.event)
-            .ok_or_else(|| event_types::UnknownEventType(args.event.clone()))?;
+        let recipe = Recipe::for_event(&args.event)?;
         let currency = Currency::parse(&args.currency)?;
         let money = Money::parse_decimal(&args.amount, currency)?;
         let amount = proto::Money {
@@ -255,11 +256,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_event_type_has_a_recipe() {
+    fn every_event_type_but_pending_has_a_recipe() {
         for kind in event_types::all() {
-            assert!(Recipe::for_event(kind).is_some(), "{kind}");
+            let recipe = Recipe::for_event(kind);
+            assert_eq!(recipe.is_ok(), kind != "payment.pending", "{kind}");
         }
-        assert_eq!(Recipe::for_event("payment.captured"), Some(Recipe::Capture));
-        assert_eq!(Recipe::for_event("payment.capture"), None);
+        assert_eq!(
+            Recipe::for_event("payment.captured").unwrap(),
+            Recipe::Capture
+        );
+        assert!(matches!(
+            Recipe::for_event("payment.capture"),
+            Err(UsageError::Event(_))
+        ));
     }
 }

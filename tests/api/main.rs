@@ -36,6 +36,7 @@ mod happy_path;
 mod idempotency;
 mod json;
 mod list;
+mod listen_trigger;
 mod listeners;
 mod never_sent;
 mod ops;

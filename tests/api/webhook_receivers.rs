@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/webhooks");
 
 /// A child process whose output (stdout and stderr) is collected as it comes; killed on drop.
-struct Running {
+pub struct Running {
     child: Child,
     output: Arc<Mutex<String>>,
 }
 
 impl Running {
-    fn spawn(command: &mut Command) -> Self {
+    pub fn spawn(command: &mut Command) -> Self {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -52,12 +52,12 @@ impl Running {
         Self { child, output }
     }
 
-    fn output(&self) -> String {
+    pub fn output(&self) -> String {
         self.output.lock().unwrap().clone()
     }
 
     /// Waits until the output holds every one of `texts`; panics with the output after 30 s.
-    fn wait_for(&self, what: &str, texts: &[&str]) -> String {
+    pub fn wait_for(&self, what: &str, texts: &[&str]) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let out = self.output();
@@ -139,7 +139,7 @@ fn start_receiver(language: &str, port: u16, secret: &str, dir: &Path) -> Option
 }
 
 /// `paygate ARGS` against `target`, with none of the caller's PAYGATE_* variables.
-fn paygate(target: &str, args: &[&str]) -> Command {
+pub fn paygate(target: &str, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_paygate"));
     c.args(args)
         .arg("--target")
