@@ -13,15 +13,9 @@ async fn main() -> ExitCode {
     let config = match cli.command {
         Command::Cmi(command) => return cli::cmi::run(&command),
         Command::Paypal(args) => return cli::paypal::run(args),
-        Command::Call(args) => {
-            return match cli::call::run(args).await {
-                Ok(code) => code,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
+        Command::Call(args) => return client_exit(cli::call::run(args).await),
+        Command::Listen(args) => return client_exit(cli::listen::run(args).await),
+        Command::Trigger(args) => return client_exit(cli::trigger::run(args).await),
         Command::CheckConfig(args) => {
             return cli::check_config(&Settings::load(args.config.as_deref()));
         }
@@ -55,7 +49,12 @@ async fn main() -> ExitCode {
         Command::Migrate(_) => cli::migrate(&settings).await,
         Command::MockProcessor { listen } => cli::mock_processor(listen).await,
         Command::Webhooks(args) => cli::webhooks::run(args, &settings).await,
-        Command::CheckConfig(_) | Command::Call(_) | Command::Cmi(_) | Command::Paypal(_) => Ok(()),
+        Command::CheckConfig(_)
+        | Command::Call(_)
+        | Command::Listen(_)
+        | Command::Trigger(_)
+        | Command::Cmi(_)
+        | Command::Paypal(_) => Ok(()),
     };
     // The spans of the last requests are still queued: send them before exiting.
     if let Some(traces) = traces {
@@ -68,6 +67,14 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A client command's exit code; an error it could not report itself is printed here.
+fn client_exit(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -1,10 +1,14 @@
-//! The command line: `serve`, `migrate`, `check-config`, `mock-processor`, `call` and the
-//! operator tools (`cmi hash|verify`, `paypal verify-webhook`).
+//! The command line: `serve`, `migrate`, `check-config`, `mock-processor`, `call`, the
+//! developer tools (`listen`, `trigger`) and the operator tools (`cmi hash|verify`, `paypal
+//! verify-webhook`).
 
 pub mod call;
 pub mod cmi;
+mod event_types;
 pub mod json;
+pub mod listen;
 pub mod paypal;
+pub mod trigger;
 pub mod webhooks;
 
 use crate::config::Settings;
@@ -42,6 +46,10 @@ pub enum Command {
     },
     /// A small gRPC client: authorize, capture, void, refund, get, list, watch.
     Call(call::CallArgs),
+    /// Forward the merchant's new events to a local receiver as signed webhooks (development).
+    Listen(listen::ListenArgs),
+    /// Produce one event (payment.captured, ...) through the mock processor (development).
+    Trigger(trigger::TriggerArgs),
     /// CMI operator tools: compute or check a ver3 hash offline.
     #[command(subcommand)]
     Cmi(cmi::CmiCommand),

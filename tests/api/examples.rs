@@ -10,7 +10,7 @@ use std::process::Command;
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
 
 /// Whether `probe` runs successfully: the example's runtime is there.
-fn available(name: &str, probe: &mut Command) -> bool {
+pub fn available(name: &str, probe: &mut Command) -> bool {
     let ok = probe.output().is_ok_and(|o| o.status.success());
     if !ok {
         assert!(

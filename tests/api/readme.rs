@@ -19,6 +19,7 @@
 
 use crate::dev_server::start_dev_server;
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -241,14 +242,23 @@ fn the_readme_shell_snippets_run_as_written_and_their_comments_hold() {
     std::fs::File::create(&path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .expect("write script");
-    let out = Command::new("bash")
+    // Its own process group, killed at the end: a snippet's background command (`paygate
+    // listen ... &`) runs through the `paygate` function, so the `kill $!` a reader types
+    // stops only the function's subshell here, and the binary would outlive the test.
+    let session = Command::new("bash")
         .arg(&path)
         .current_dir(dir.path())
         .env("PAYGATE_BIN", env!("CARGO_BIN_EXE_paygate"))
         .env("PAYGATE_TARGET", format!("http://{}", server.grpc))
         .env_remove("PAYGATE_API_KEY")
-        .output()
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("bash");
+    let group = nix::unistd::Pid::from_raw(i32::try_from(session.id()).expect("pid"));
+    let out = session.wait_with_output().expect("bash");
+    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

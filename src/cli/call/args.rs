@@ -1,8 +1,8 @@
 //! `paygate call`'s command line: what each subcommand takes, with the help text a person reads
 //! first. Turning it into a request is `Call::build` in `mod.rs`.
 
+use super::connect::ConnectionArgs;
 use crate::grpc::proto;
-use std::fmt;
 
 /// Shown under `paygate call --help`: where the pieces of a development setup are.
 const AFTER_HELP: &str = "\
@@ -13,16 +13,11 @@ provider on http://127.0.0.1:9090 (GET /v1/ledger: what it charged; PUT /_faults
 Output: the payment as JSON on stdout; with --id-only, only its id. Errors: JSON on stderr,
 exit 1; a command line that cannot become a request exits 2.";
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Debug)]
 #[command(after_help = AFTER_HELP)]
 pub struct CallArgs {
-    /// gRPC endpoint of `paygate serve`
-    #[arg(long, env = "PAYGATE_TARGET", default_value = "http://127.0.0.1:50051")]
-    pub target: String,
-    /// API key sent as `authorization: Bearer <key>` (omit in development mode)
-    // hide_env_values: otherwise `--help` would print the key taken from the environment.
-    #[arg(long, env = "PAYGATE_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
     /// Print only the payment id (one per line for `list` and `watch`), e.g. ID=$(paygate call authorize --amount 10 --id-only)
     #[arg(long, short = 'q', global = true, conflicts_with = "json")]
     pub id_only: bool,
@@ -32,19 +27,6 @@ pub struct CallArgs {
     pub json: bool,
     #[command(subcommand)]
     pub command: CallCommand,
-}
-
-/// Written by hand so that `{:?}` of the parsed command line never shows the API key.
-impl fmt::Debug for CallArgs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CallArgs")
-            .field("target", &self.target)
-            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
-            .field("id_only", &self.id_only)
-            .field("json", &self.json)
-            .field("command", &self.command)
-            .finish()
-    }
 }
 
 #[derive(clap::Subcommand, Debug)]

@@ -12,24 +12,23 @@ mod args;
 mod connect;
 
 pub use args::*;
-pub use connect::{BearerAuth, InvalidApiKey};
+pub use connect::{BadConnection, BearerAuth, ConnectionArgs, InvalidApiKey};
+pub(in crate::cli) use connect::{CannotConnect, Client, unauthenticated_hint};
 
 use crate::cli::json;
 use crate::domain::{Currency, Money};
 use crate::grpc::proto;
-use connect::{CannotConnect, Client};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
-use tonic::transport::Endpoint;
 
 /// How long a unary call may take before the client gives up. A provider round trip is
 /// normally well under a second; this only stops a script hanging on a dead connection.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+pub(in crate::cli) const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Exit code for input that never became a request (clap uses the same for usage errors).
-const EXIT_USAGE: u8 = 2;
+pub(in crate::cli) const EXIT_USAGE: u8 = 2;
 
 /// Why a command line did not become a request (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -38,13 +37,8 @@ enum UsageError {
     Currency(#[from] crate::domain::CurrencyError),
     #[error("invalid --amount: {0}")]
     Amount(#[from] crate::domain::MoneyError),
-    #[error("invalid --target {target:?}: {source}")]
-    Target {
-        target: String,
-        source: tonic::transport::Error,
-    },
     #[error(transparent)]
-    ApiKey(#[from] InvalidApiKey),
+    Connection(#[from] BadConnection),
 }
 
 /// What to send, built and checked before any connection is made.
@@ -88,19 +82,17 @@ pub async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     } else {
         Output::Json
     };
-    let prepared = Call::build(args.command).and_then(|call| {
-        let auth = BearerAuth::new(args.api_key.as_deref())?;
-        Ok((call, endpoint(&args.target)?, auth))
-    });
-    let (call, endpoint, auth) = match prepared {
+    let prepared =
+        Call::build(args.command).and_then(|call| Ok((call, args.connection.prepare()?)));
+    let (call, connection) = match prepared {
         Ok(ready) => ready,
         Err(usage) => {
             eprintln!("paygate call: {usage}");
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
-    let sent_key = auth.has_key();
-    let client = match connect::connect(&args.target, endpoint, auth).await {
+    let sent_key = connection.has_key();
+    let client = match connection.connect().await {
         Ok(client) => client,
         Err(e) => return Ok(cannot_connect(&e)),
     };
@@ -125,13 +117,6 @@ pub async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-}
-
-fn endpoint(target: &str) -> Result<Endpoint, UsageError> {
-    Endpoint::from_shared(target.to_owned()).map_err(|source| UsageError::Target {
-        target: target.to_owned(),
-        source,
-    })
 }
 
 impl Call {
@@ -287,7 +272,7 @@ async fn watch(
 }
 
 /// The message's proto3 JSON: the serde impls the HTTP/JSON API writes its bodies with.
-fn proto_json<T: serde::Serialize>(message: &T) -> Value {
+pub(in crate::cli) fn proto_json<T: serde::Serialize>(message: &T) -> Value {
     serde_json::to_value(message).unwrap_or(Value::Null)
 }
 
@@ -307,7 +292,11 @@ fn amount(text: &str, currency: &str) -> Result<proto::Money, UsageError> {
 
 /// Prints the error JSON on stderr (plus the idempotency key to retry with, and a hint where
 /// the fix is on this side) and picks exit 1.
-fn report(status: &tonic::Status, idempotency_key: Option<&str>, sent_key: bool) -> ExitCode {
+pub(in crate::cli) fn report(
+    status: &tonic::Status,
+    idempotency_key: Option<&str>,
+    sent_key: bool,
+) -> ExitCode {
     let hint = (status.code() == tonic::Code::Unauthenticated)
         .then(|| connect::unauthenticated_hint(sent_key));
     print_error(status, idempotency_key, hint)
@@ -315,12 +304,12 @@ fn report(status: &tonic::Status, idempotency_key: Option<&str>, sent_key: bool)
 
 /// Nothing was sent: reported as `UNAVAILABLE`, like a server that refuses, so scripts that
 /// branch on the code need no second case; the message names the address.
-fn cannot_connect(error: &CannotConnect) -> ExitCode {
+pub(in crate::cli) fn cannot_connect(error: &CannotConnect) -> ExitCode {
     let status = tonic::Status::unavailable(error.message());
     print_error(&status, None, Some(CannotConnect::hint()))
 }
 
-fn print_error(
+pub(in crate::cli) fn print_error(
     status: &tonic::Status,
     idempotency_key: Option<&str>,
     hint: Option<&str>,
@@ -339,7 +328,7 @@ fn print_error(
 }
 
 /// One line of plain text on stdout; `false` when the reader has gone away.
-fn write_line(text: &str) -> anyhow::Result<bool> {
+pub(in crate::cli) fn write_line(text: &str) -> anyhow::Result<bool> {
     let mut out = io::stdout().lock();
     let written = out
         .write_all(text.as_bytes())
@@ -355,7 +344,7 @@ fn write_line(text: &str) -> anyhow::Result<bool> {
 /// Writes JSON and a newline to stdout. Returns `false` when the reader has gone away
 /// (`paygate call watch | head -1`): that ends the command quietly instead of panicking
 /// the way `println!` does on a closed pipe.
-fn write_stdout(value: &Value, pretty: bool) -> anyhow::Result<bool> {
+pub(in crate::cli) fn write_stdout(value: &Value, pretty: bool) -> anyhow::Result<bool> {
     let mut out = io::stdout().lock();
     let written = if pretty {
         serde_json::to_writer_pretty(&mut out, value)

@@ -101,7 +101,7 @@ fn metadata_needs_a_key() {
 fn the_api_key_is_never_in_debug_output() {
     let args = parse(&["--api-key", "sk_live_secret", "get", "p1"]);
     assert!(!format!("{args:?}").contains("sk_live_secret"));
-    let auth = BearerAuth::new(args.api_key.as_deref()).unwrap();
+    let auth = BearerAuth::new(args.connection.api_key.as_deref()).unwrap();
     assert!(!format!("{auth:?}").contains("sk_live_secret"));
 }
 
