@@ -122,7 +122,7 @@ fn ip_literal(host: &str) -> Option<IpAddr> {
 }
 
 /// A loopback IP literal or the name `localhost`: the only hosts plain http may name.
-fn is_loopback_host(url: &Url) -> bool {
+pub fn is_loopback_host(url: &Url) -> bool {
     match url.host_str() {
         Some(host) => match ip_literal(host) {
             Some(ip) => classify(ip) == Range::Loopback,
