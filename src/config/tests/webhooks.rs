@@ -206,3 +206,31 @@ fn every_problem_is_reported_at_once_and_no_secret_or_query_is_quoted() {
 fn before_minimal(section: &str) -> String {
     format!("{section}\n{}", minimal())
 }
+
+/// The README's example under "### Configuring endpoints" loads as written (with a client and
+/// a provider added, and its secrets set), so the documentation cannot drift from the parser.
+#[test]
+fn the_readme_example_loads() {
+    let readme = include_str!("../../../README.md");
+    let section = readme
+        .split("### Configuring endpoints")
+        .nth(1)
+        .expect("the README section");
+    let example = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a toml block");
+    let text = format!(
+        "{example}  [[merchants.clients]]\n  name = \"c\"\n  api_key_sha256 = \"{HASH_A}\"\n  [merchants.providers.mock]\n"
+    );
+    let env = [
+        ("ATLAS_SHOP_WEBHOOK_SECRET", SECRET),
+        ("ATLAS_SHOP_WEBHOOK_SECRET_OLD", OLD),
+    ];
+    let s = load_text(&text, &env).unwrap();
+    let e = &s.merchants[0].webhook_endpoints[0];
+    assert_eq!(e.id, "orders");
+    assert_eq!(e.secrets.len(), 2);
+    assert_eq!(s.webhooks.retry_schedule.len(), 8);
+}
