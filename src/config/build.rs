@@ -136,8 +136,9 @@ pub(super) fn settings(raw: RawFile, env: Env<'_>, p: &mut Problems) -> Option<S
     let provider_calls = super::tuning::provider_calls(&raw.provider_calls, p);
     let checkout = super::tuning::checkout(&raw.checkout, p);
     let telemetry = super::telemetry::telemetry(&raw.telemetry, p);
+    let webhooks = super::webhooks::delivery(&raw.webhooks, p);
     Some(Settings {
-        webhooks: Default::default(),
+        webhooks: webhooks?,
         server: server?,
         database: DatabaseSettings {
             url: database_url?,

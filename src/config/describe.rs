@@ -4,6 +4,7 @@ use super::{
     CmiCallbackReply, CmiSettings, MerchantSettings, MockSettings, PaypalSettings,
     PaypalVerification, Settings,
 };
+use crate::shop_webhooks::endpoint::Endpoint;
 use std::fmt::Write;
 
 /// Secrets appear only through `Secret`'s `Display`, which prints `***`; the database URL goes
@@ -108,6 +109,21 @@ pub(super) fn describe(settings: &Settings) -> String {
         calls.breaker_window.as_secs(),
         calls.breaker_open_for.as_secs()
     );
+    let hooks = &settings.webhooks;
+    let schedule: Vec<String> = hooks
+        .retry_schedule
+        .iter()
+        .map(|wait| wait.as_secs().to_string())
+        .collect();
+    let _ = writeln!(
+        out,
+        "webhooks: retry schedule [{}] s, timeout {} s, answers read up to {} bytes, lease {} s, log kept {} h",
+        schedule.join(", "),
+        hooks.timeout.as_secs(),
+        hooks.max_response_bytes,
+        hooks.lease.as_secs(),
+        hooks.log_retention.as_secs() / 3600
+    );
     let _ = writeln!(out, "merchants: {}", settings.merchants.len());
     for merchant in &settings.merchants {
         merchant_lines(&mut out, merchant);
@@ -143,6 +159,34 @@ fn merchant_lines(out: &mut String, merchant: &MerchantSettings) {
     if let Some(paypal) = &merchant.providers.paypal {
         paypal_line(out, paypal);
     }
+    for endpoint in &merchant.webhook_endpoints {
+        endpoint_line(out, endpoint);
+    }
+}
+
+/// The URL without its query (it may carry the shop's token), the secrets as `***`.
+fn endpoint_line(out: &mut String, endpoint: &Endpoint) {
+    let mut url = endpoint.url.clone();
+    let hidden = if url.query().is_some() { "?***" } else { "" };
+    url.set_query(None);
+    let events = if endpoint.events.is_empty() {
+        "all".to_owned()
+    } else {
+        endpoint.events.join(", ")
+    };
+    let secrets = vec!["***"; endpoint.secrets.len()].join(", ");
+    let mut flags = String::new();
+    if endpoint.allow_loopback {
+        flags.push_str(", allow_loopback");
+    }
+    if endpoint.allow_private {
+        flags.push_str(", allow_private");
+    }
+    let _ = writeln!(
+        out,
+        "    webhook endpoint {}: {url}{hidden}, events {events}, secret {secrets}, {} concurrent{flags}",
+        endpoint.id, endpoint.max_concurrent
+    );
 }
 
 fn mock_line(out: &mut String, mock: &MockSettings) {

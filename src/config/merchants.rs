@@ -6,6 +6,7 @@ use super::raw::{RawCmi, RawMerchant, RawMock, RawPaypal, RawProviders};
 use super::secret::{self, SecretSource};
 use super::storefront::{self, Storefront};
 use super::values::{http_url, key_hash, problem, required};
+use super::webhooks;
 use super::{
     ClientSettings, CmiSettings, MerchantSettings, MockSettings, PaypalSettings, ProviderSettings,
 };
@@ -92,9 +93,10 @@ pub(super) fn merchants(
                 .and_then(|text| p.check(storefront::shop_url(&format!("{at}.shop_url"), &text))),
         };
         let providers = providers(&at, merchant.providers, env, p);
-        if let (Some(id), Some(providers)) = (id, providers) {
+        let endpoints = webhooks::endpoints(&at, id.as_ref(), merchant.webhook_endpoints, env, p);
+        if let (Some(id), Some(providers), Some(webhook_endpoints)) = (id, providers, endpoints) {
             out.push(MerchantSettings {
-                webhook_endpoints: Vec::new(),
+                webhook_endpoints,
                 id,
                 clients,
                 providers,

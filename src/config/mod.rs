@@ -18,6 +18,7 @@ mod tests;
 mod tuning;
 mod values;
 mod warnings;
+mod webhooks;
 
 use crate::domain::MerchantId;
 use crate::domain::ProviderKind;

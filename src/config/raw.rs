@@ -22,6 +22,7 @@ pub(super) struct RawFile {
     pub checkout: RawCheckout,
     pub provider_calls: RawProviderCalls,
     pub telemetry: RawTelemetry,
+    pub webhooks: RawWebhooks,
     pub merchants: Vec<RawMerchant>,
 }
 
@@ -98,6 +99,17 @@ pub(super) struct RawProviderCalls {
     pub breaker_open_secs: Option<u64>,
 }
 
+/// `[webhooks]`: how webhooks to shops are delivered and retried.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawWebhooks {
+    pub retry_schedule_secs: Option<Vec<u64>>,
+    pub timeout_secs: Option<u64>,
+    pub max_response_bytes: Option<usize>,
+    pub lease_secs: Option<u64>,
+    pub log_retention_hours: Option<u64>,
+}
+
 // Keys a table requires are `Option`s here, with `default`: a missing one is then a problem
 // `build` records beside every other, instead of a shape error that hides the rest of the file.
 #[derive(Deserialize, Default)]
@@ -108,6 +120,25 @@ pub(super) struct RawMerchant {
     pub shop_url: Option<String>,
     pub clients: Vec<RawClient>,
     pub providers: RawProviders,
+    pub webhook_endpoints: Vec<RawEndpoint>,
+}
+
+/// `[[merchants.webhook_endpoints]]`: where the merchant's events are sent.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawEndpoint {
+    pub id: Option<String>,
+    pub url: Option<String>,
+    pub secret: Option<String>,
+    pub secret_env: Option<String>,
+    pub secret_file: Option<String>,
+    pub previous_secret: Option<String>,
+    pub previous_secret_env: Option<String>,
+    pub previous_secret_file: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub allow_loopback: bool,
+    pub allow_private: bool,
+    pub max_concurrent: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -168,7 +199,9 @@ pub(super) struct RawPaypal {
 }
 
 /// Keys whose value is a literal secret: a type error on them must not echo the value.
-const SECRET_KEYS: [&str; 5] = [
+const SECRET_KEYS: [&str; 7] = [
+    "secret",
+    "previous_secret",
     "store_key",
     "api_password",
     "client_secret",

@@ -4,6 +4,7 @@
 //! learns it before the first customer does.
 
 use super::{Problem, Settings};
+use crate::shop_webhooks::endpoint::Endpoint;
 use sha2::{Digest, Sha256};
 
 /// API keys printed in paygate's own examples (README, `deploy/config/local.toml`, compose) and
@@ -35,6 +36,11 @@ pub(super) fn warnings(settings: &Settings) -> Vec<Problem> {
                 format!("{at}.providers.mock.webhook_secret"),
                 "not set, with an external mock processor (base_url): every webhook it sends will be refused (503)".to_owned(),
             );
+        }
+        for (j, endpoint) in merchant.webhook_endpoints.iter().enumerate() {
+            if let Some(why) = loopback_risk(settings, endpoint) {
+                warn(format!("{at}.webhook_endpoints[{j}].allow_loopback"), why);
+            }
         }
         for (j, client) in merchant.clients.iter().enumerate() {
             if let Some(why) = placeholder(&client.api_key_sha256) {
@@ -69,4 +75,22 @@ fn placeholder(hash: &[u8; 32]) -> Option<String> {
     (distinct < MIN_DISTINCT_HEX_DIGITS).then(|| {
         "looks like a placeholder, not the SHA-256 of a real key: callers cannot have a key that matches it, or can guess one".to_owned()
     })
+}
+
+/// `allow_loopback` is for a receiver on the developer's machine. Opening it for a public name,
+/// or in a deployment on PostgreSQL (what production runs), lets webhooks reach services on
+/// paygate's own host.
+fn loopback_risk(settings: &Settings, endpoint: &Endpoint) -> Option<String> {
+    if !endpoint.allow_loopback {
+        return None;
+    }
+    let loopback_host = crate::shop_webhooks::address::is_loopback_host(&endpoint.url);
+    let postgres = settings.database.url.starts_with("postgres");
+    if !loopback_host {
+        Some("is true for a host that is not loopback: if the name ever resolves to 127.0.0.1, webhooks reach services on paygate's own host; allow_loopback is for development".to_owned())
+    } else if postgres {
+        Some("is true in a deployment on PostgreSQL: allow_loopback is for a receiver on a developer's machine".to_owned())
+    } else {
+        None
+    }
 }

@@ -75,6 +75,20 @@ impl PaymentStatus {
         }
     }
 
+    /// Every event type [`PaymentStatus::event_type`] can announce, once each: the list a
+    /// webhook endpoint's `events` filter is checked against. A test keeps it equal to the
+    /// mapping below, so a new status with a new type cannot be missing here.
+    pub const EVENT_TYPES: [&'static str; 8] = [
+        "payment.requires_action",
+        "payment.pending",
+        "payment.authorized",
+        "payment.captured",
+        "payment.refunded",
+        "payment.voided",
+        "payment.declined",
+        "payment.failed",
+    ];
+
     /// The `WatchEvents` type announced when a payment reaches this status.
     pub fn event_type(self) -> &'static str {
         match self {

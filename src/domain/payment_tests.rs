@@ -456,3 +456,19 @@ fn failed_attempts_beyond_the_last_ten_are_counted_not_kept() {
     let back: Payment = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
     assert_eq!(back, p);
 }
+
+#[test]
+fn event_types_are_exactly_the_types_statuses_announce() {
+    use std::collections::BTreeSet;
+    let announced: BTreeSet<&str> = PaymentStatus::ALL
+        .into_iter()
+        .map(PaymentStatus::event_type)
+        .collect();
+    let listed: BTreeSet<&str> = PaymentStatus::EVENT_TYPES.into_iter().collect();
+    assert_eq!(announced, listed);
+    assert_eq!(
+        listed.len(),
+        PaymentStatus::EVENT_TYPES.len(),
+        "no type listed twice"
+    );
+}

@@ -31,6 +31,33 @@ fn refused() -> Vec<(&'static str, String, Vec<&'static str>)> {
             vec!["merchants[0].providers.mock.webhook_secret: webhook secret"],
         ),
         (
+            "a webhook endpoint with an http URL, a bad secret and an unknown event type",
+            format!(
+                "{ports}require_auth = false\n[[merchants]]\nid = \"a\"\n[merchants.providers.mock]\n\
+                 [[merchants.webhook_endpoints]]\nurl = \"http://shop.example/hooks?token=t0k\"\n\
+                 secret = \"hunter2\"\nevents = [\"payment.captured\", \"payment.exploded\"]\n"
+            ),
+            vec![
+                "merchants[0].webhook_endpoints[0].url: plain http:// is allowed only to a loopback host",
+                "merchants[0].webhook_endpoints[0].secret: webhook secret is not padded standard Base64",
+                "merchants[0].webhook_endpoints[0].events[1]: unknown event type \"payment.exploded\"",
+            ],
+        ),
+        (
+            "a metadata address, a zero concurrency and an empty retry schedule",
+            format!(
+                "{ports}require_auth = false\n[webhooks]\nretry_schedule_secs = []\n\
+                 [[merchants]]\nid = \"a\"\n[merchants.providers.mock]\n\
+                 [[merchants.webhook_endpoints]]\nurl = \"https://169.254.169.254/latest\"\n\
+                 secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nallow_private = true\nmax_concurrent = 0\n"
+            ),
+            vec![
+                "merchants[0].webhook_endpoints[0].url: address 169.254.169.254 is link-local",
+                "merchants[0].webhook_endpoints[0].max_concurrent: must be at least 1",
+                "webhooks.retry_schedule_secs: must list at least one attempt",
+            ],
+        ),
+        (
             "open access with two merchants",
             format!(
                 "{ports}require_auth = false\n[[merchants]]\nid = \"a\"\n[merchants.providers.mock]\n\
@@ -101,6 +128,11 @@ fn check_config_refuses_what_serve_refuses_with_the_same_keys() {
             !String::from_utf8_lossy(&check.stdout).contains("config OK"),
             "{name}"
         );
+        let stderr = String::from_utf8_lossy(&check.stderr);
+        assert!(
+            !stderr.contains("hunter2") && !stderr.contains("t0k"),
+            "{name}: a secret or the URL's query was printed: {stderr}"
+        );
     }
 }
 
@@ -164,5 +196,39 @@ fn development_mode_on_every_interface_is_refused_without_the_opt_in() {
     assert!(
         !dir.path().join("paygate.db").exists(),
         "refused before opening the database"
+    );
+}
+
+/// An accepted endpoint is shown in the summary without its secret or its URL's query, and a
+/// loopback endpoint in a PostgreSQL deployment is warned about.
+#[test]
+fn check_config_shows_webhook_endpoints_without_secrets() {
+    let text = "[server]\nrequire_auth = false\n[database]\nurl = \"postgres://db/paygate\"\n\
+                [[merchants]]\nid = \"shop\"\n[merchants.providers.mock]\n\
+                [[merchants.webhook_endpoints]]\nid = \"orders\"\n\
+                url = \"http://127.0.0.1:3000/hooks?token=t0k\"\nallow_loopback = true\n\
+                secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevents = [\"payment.captured\"]\n";
+    let mut file = tempfile::NamedTempFile::new().expect("tempfile");
+    file.write_all(text.as_bytes()).expect("write");
+    let out = paygate(file.path(), "check-config");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(
+            "webhook endpoint orders: http://127.0.0.1:3000/hooks?***, events payment.captured, secret ***, 8 concurrent, allow_loopback"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("webhooks: retry schedule [0, 5, 300, 1800, 7200, 18000, 36000, 36000] s"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: merchants[0].webhook_endpoints[0].allow_loopback: is true in a deployment on PostgreSQL"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("t0k") && !stdout.contains("MfKQ9r8"),
+        "{stdout}"
     );
 }

@@ -7,6 +7,7 @@ use std::io::Write as _;
 mod connections;
 mod errors;
 mod telemetry;
+mod webhooks;
 
 const HASH_A: &str = "57c8139db7290a9064aa57837c951138a32df40cca3aca526319f55651368823";
 const HASH_B: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";

@@ -48,7 +48,6 @@ id = "kill-shop"
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "waits for the [[merchants.webhook_endpoints]] / [webhooks] config parsing (sender helper's branch)"]
 async fn sigkill_with_deliveries_due_loses_none_after_restart() {
     // A port with nobody listening: the receiver is down until after the restart.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
