@@ -141,8 +141,12 @@ impl Sender {
         };
         let timestamp = crate::domain::Timestamp::now().seconds();
         let signature = standard_webhooks::sign(&endpoint.secrets, webhook_id, timestamp, body);
+        // The attempt's trace context, so a shop that traces continues the same trace.
+        let mut trace = http::HeaderMap::new();
+        crate::traces::inject(&tracing::Span::current(), &mut trace);
         let sent = client
             .post(url.clone())
+            .headers(trace)
             .header("content-type", "application/json")
             .header("webhook-id", webhook_id)
             .header("webhook-timestamp", timestamp.to_string())

@@ -35,6 +35,8 @@ pub struct Received {
     pub id: String,
     pub timestamp: String,
     pub signature: String,
+    /// W3C trace context, when paygate traces.
+    pub traceparent: String,
     pub body: Vec<u8>,
 }
 
@@ -97,6 +99,7 @@ impl Receiver {
                             id: h("webhook-id"),
                             timestamp: h("webhook-timestamp"),
                             signature: h("webhook-signature"),
+                            traceparent: h("traceparent"),
                             body: body.to_vec(),
                         });
                         let mode = *state.mode.lock().unwrap();

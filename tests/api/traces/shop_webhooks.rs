@@ -1,5 +1,5 @@
 //! Webhooks to the shop are traces of their own, each attempt linked to the trace of the call
-//! that led to the event.
+//! that led to the event, and sent with its own `traceparent`.
 
 use super::*;
 use crate::helpers::*;
@@ -22,10 +22,11 @@ async fn a_delivery_to_the_shop_links_to_the_callers_trace() {
         format!("00-{TRACE_ID}-{CALLER_SPAN}-01").parse().unwrap(),
     );
     app.client().authorize(req).await.unwrap();
-    shop.wait_for(Duration::from_secs(10), "the authorized event", |got| {
-        !got.is_empty()
-    })
-    .await;
+    let got = shop
+        .wait_for(Duration::from_secs(10), "the authorized event", |got| {
+            !got.is_empty()
+        })
+        .await;
 
     let spans = wait_for(&traces, &receiver, |s| s.name == "webhook_delivery").await;
     let attempt = spans.iter().find(|s| s.name == "webhook_delivery").unwrap();
@@ -40,6 +41,13 @@ async fn a_delivery_to_the_shop_links_to_the_callers_trace() {
         linked,
         vec![TRACE_ID.to_owned()],
         "linked to the caller's trace"
+    );
+    // The shop gets the attempt's own context, to continue that trace.
+    let attempt_trace = hex::encode(&attempt.trace_id);
+    assert!(
+        got.iter().any(|r| r.traceparent.contains(&attempt_trace)),
+        "traceparent {:?} carries the attempt's trace {attempt_trace}",
+        got.iter().map(|r| &r.traceparent).collect::<Vec<_>>()
     );
     assert_nothing_secret(&spans);
 }
