@@ -34,8 +34,19 @@ async fn every_metric_named_in_alerts_and_dashboards_is_exported() {
 
     // A labelled family shows no line at all, not even `# TYPE`, before its first sample, so
     // populate each: an Authorize (gRPC and provider metrics), its replay (idempotent replays)
-    // and an unsigned webhook (webhooks, rejected_signature). The gauge is always there.
-    let app = TestApp::spawn().await;
+    // and an unsigned webhook (webhooks, rejected_signature). The gauge is always there. A
+    // webhook endpoint for the shop makes its delivery series exist (at 0 until a delivery).
+    let shop = crate::shop_webhooks::Receiver::start(crate::shop_webhooks::Mode::Ok).await;
+    let app = TestApp::spawn_with(|s| {
+        let merchant = s.merchants[0].id.to_string();
+        s.merchants[0].webhook_endpoints = vec![crate::shop_webhooks::endpoint(
+            "we_metrics",
+            &merchant,
+            &shop,
+            &[],
+        )];
+    })
+    .await;
     let mut client = app.client();
     let first = authorized(&mut client, "deploy-metrics-auth", 1_000).await;
     let replay = authorized(&mut client, "deploy-metrics-auth", 1_000).await;
