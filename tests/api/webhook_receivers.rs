@@ -2,7 +2,8 @@
 //! `paygate listen --forward-to` each one, `paygate trigger payment.captured`, and the receiver
 //! must accept both signed events; then the test, signing on its own (HMAC-SHA256 here, not
 //! paygate's code), sends a forged signature, a stale timestamp, a replayed `webhook-id` and a
-//! request without headers, which the receiver must refuse. Runtimes are probed as in
+//! request without headers, which the receiver must refuse. Each receiver also takes the
+//! server's own deliveries (an endpoint in the config of the real binary). Runtimes are probed as in
 //! `examples.rs`: a missing one skips its test, unless `PAYGATE_REQUIRE_EXAMPLES=1` (CI).
 
 use crate::dev_server::start_dev_server;
@@ -313,4 +314,92 @@ fn the_node_receiver_accepts_listen_deliveries_and_refuses_bad_ones() {
 #[test]
 fn the_python_receiver_accepts_listen_deliveries_and_refuses_bad_ones() {
     exercise("python");
+}
+
+/// The server's own deliveries (the delivery engine, not `listen`) to the receiver of
+/// `language`: an endpoint in the config file of the real binary, an Authorize and a Capture
+/// over gRPC, and the receiver accepts both events, verified with the configured secret.
+fn server_delivers_to(language: &str) {
+    const KEY: &str = "receiver-delivery-key-0001";
+    let secret = format!("whsec_{}", STANDARD.encode([42u8; 32]));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let Some(receiver) = start_receiver(language, port, &secret, dir.path()) else {
+        return;
+    };
+    let config = dir.path().join("paygate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+grpc_addr = "127.0.0.1:0"
+http_addr = "127.0.0.1:0"
+
+[database]
+url = "sqlite://{db}"
+
+[[merchants]]
+id = "receiver-shop"
+
+  [[merchants.clients]]
+  name = "shop"
+  api_key_sha256 = "{hash}"
+
+  [merchants.providers.mock]
+
+  [[merchants.webhook_endpoints]]
+  url = "http://127.0.0.1:{port}/webhooks"
+  secret = "{secret}"
+  allow_loopback = true
+"#,
+            db = dir.path().join("paygate.db").display(),
+            hash = hex::encode(crate::helpers::sha256(KEY)),
+        ),
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let server = crate::crash::Server::start(&config).await;
+        let mut client = server.client().await;
+        let req = crate::helpers::authorize_req("receiver-delivery", 1_500, "MAD", "");
+        let p = client
+            .authorize(crate::helpers::authed(req, KEY))
+            .await
+            .unwrap()
+            .into_inner();
+        let req = crate::helpers::capture_req("receiver-delivery-c", &p.id, None);
+        client
+            .capture(crate::helpers::authed(req, KEY))
+            .await
+            .unwrap();
+        // "accepted" is logged only after the signature and timestamp checks passed.
+        let id = &p.id;
+        receiver.wait_for(
+            language,
+            &[
+                &format!("accepted payment.authorized payment {id} sequence "),
+                &format!("accepted payment.captured payment {id} sequence "),
+            ],
+        );
+    });
+}
+
+#[test]
+fn the_php_receiver_accepts_the_servers_deliveries() {
+    server_delivers_to("php");
+}
+
+#[test]
+fn the_node_receiver_accepts_the_servers_deliveries() {
+    server_delivers_to("node");
+}
+
+#[test]
+fn the_python_receiver_accepts_the_servers_deliveries() {
+    server_delivers_to("python");
 }
