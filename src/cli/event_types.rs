@@ -1,20 +1,13 @@
 //! The event types a merchant's `WatchEvents` stream (and so `paygate listen`) can carry, as the
-//! domain names them ([`PaymentStatus::event_type`]): `--events` and `paygate trigger` check
+//! domain lists them ([`PaymentStatus::EVENT_TYPES`]): `--events` and `paygate trigger` check
 //! against this list, so a typo is refused with the whole list instead of matching nothing.
 
 use crate::domain::PaymentStatus;
 
-/// Every event type, in the order of [`PaymentStatus::ALL`], each once (two statuses share
-/// `payment.captured`, two `payment.refunded`).
+/// Every event type, each once: the domain's one list ([`PaymentStatus::EVENT_TYPES`], which a
+/// domain test keeps equal to what the statuses announce).
 pub fn all() -> Vec<&'static str> {
-    let mut types: Vec<&'static str> = Vec::new();
-    for status in PaymentStatus::ALL {
-        let kind = status.event_type();
-        if !types.contains(&kind) {
-            types.push(kind);
-        }
-    }
-    types
+    PaymentStatus::EVENT_TYPES.to_vec()
 }
 
 /// `kind` is one of [`all`]; otherwise the error names it and lists the known ones.

@@ -97,16 +97,20 @@ pub fn check_config(settings: &Result<Settings, crate::config::ConfigError>) -> 
     }
 }
 
+/// The database the config names, for a command that works on it directly rather than through
+/// a running paygate (`migrate`, `webhooks`). Opening applies the embedded migrations.
+pub(crate) async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let options = StoreOptions {
+        url: settings.database.url.clone(),
+        busy_timeout: Duration::from_secs(5),
+        sqlite_max_pages: None,
+    };
+    let metrics = std::sync::Arc::new(crate::telemetry::Metrics::new());
+    Ok(Store::open(&options, metrics).await?)
+}
+
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let store = Store::open(
-        &StoreOptions {
-            url: settings.database.url.clone(),
-            busy_timeout: Duration::from_secs(5),
-            sqlite_max_pages: None,
-        },
-        std::sync::Arc::new(crate::telemetry::Metrics::new()),
-    )
-    .await?;
+    let store = open_store(settings).await?;
     store.close().await;
     tracing::info!(database = %crate::store::redact_url(&settings.database.url), "migrations applied");
     Ok(())

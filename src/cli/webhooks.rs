@@ -10,9 +10,7 @@ use crate::config::Settings;
 use crate::domain::{MerchantId, Timestamp};
 use crate::store::{
     AttemptRow, DeliveryFilter, DeliveryJob, DeliveryRow, DeliveryState, DeliveryWritten, Store,
-    StoreOptions,
 };
-use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
 pub struct WebhooksArgs {
@@ -81,15 +79,7 @@ impl WebhooksArgs {
 }
 
 pub async fn run(args: WebhooksArgs, settings: &Settings) -> anyhow::Result<()> {
-    let store = Store::open(
-        &StoreOptions {
-            url: settings.database.url.clone(),
-            busy_timeout: Duration::from_secs(5),
-            sqlite_max_pages: None,
-        },
-        std::sync::Arc::new(crate::telemetry::Metrics::new()),
-    )
-    .await?;
+    let store = super::open_store(settings).await?;
     let result = match args.command {
         WebhooksCommand::List(a) => list(&store, a).await,
         WebhooksCommand::Redeliver(a) => redeliver(&store, a).await,
