@@ -214,3 +214,55 @@ async fn an_endpoint_that_never_answers_holds_up_no_other_merchant() {
     );
     assert_eq!(souk, 5.0);
 }
+
+/// An endpoint that fails fast (500 at once) with many deliveries due, retried at once by its
+/// schedule: it is paced to one attempt at a time, a few a second, instead of churning through
+/// its backlog at the database's write rate. Once it answers 2xx every delivery goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fast_failing_endpoint_is_paced_then_drained_when_it_recovers() {
+    let rx = Receiver::start(Mode::Fail).await;
+    let app = TestApp::spawn_with(|s| {
+        let merchant = s.merchants[0].id.to_string();
+        s.merchants[0].webhook_endpoints = vec![endpoint("we_paced", &merchant, &rx, &[])];
+        // No wait between attempts: unpaced, 20 events × 10 attempts would arrive at once.
+        s.webhooks = delivery(&[0; 10], Duration::from_secs(5));
+    })
+    .await;
+    let mut client = app.client();
+    const N: usize = 20;
+    for i in 0..N {
+        authorized(&mut client, &format!("paced-{i}"), 1_000).await;
+    }
+    rx.wait_for(Duration::from_secs(10), "a first failed attempt", |g| {
+        !g.is_empty()
+    })
+    .await;
+    let first = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seen = rx.got().len();
+    let elapsed = first.elapsed().as_secs_f64();
+    // At most one attempt per 200 ms (plus the ones in flight at the start); a slower machine
+    // only makes fewer.
+    let bound = (elapsed / 0.2).ceil() as usize + 4;
+    assert!(
+        seen <= bound,
+        "{seen} attempts in {elapsed:.1} s to a failing endpoint; paced allows {bound}"
+    );
+
+    // Requests recorded after this point read the mode after the switch: answered 2xx. Each
+    // event must be among them.
+    rx.set(Mode::Ok);
+    let before = rx.got().len();
+    let got = rx
+        .wait_for(
+            Duration::from_secs(30),
+            "every event once it recovers",
+            |g| {
+                let delivered: std::collections::HashSet<&str> =
+                    g.iter().skip(before).map(|r| r.id.as_str()).collect();
+                delivered.len() >= N
+            },
+        )
+        .await;
+    assert!(got.iter().all(verified));
+}
