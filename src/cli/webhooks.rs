@@ -30,6 +30,7 @@ pub enum WebhooksCommand {
 pub struct ListArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Only this merchant's deliveries
     #[arg(long)]
     pub merchant: Option<String>,
     /// Endpoint id (as `check-config` prints it)
@@ -41,6 +42,7 @@ pub struct ListArgs {
     /// Payment id
     #[arg(long)]
     pub payment: Option<String>,
+    /// At most this many deliveries
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
     /// Show every attempt of each delivery

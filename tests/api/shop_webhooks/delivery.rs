@@ -45,6 +45,17 @@ async fn every_event_type_reaches_the_shop_signed_with_the_payment_as_the_api_sh
         .await
         .unwrap()
         .into_inner();
+    // failed: a token the processor rejects (what `paygate trigger payment.failed` sends).
+    let failed = client
+        .authorize(authorize_req(
+            "wh-failed",
+            1_000,
+            "MAD",
+            "mock_trigger_failed",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
 
     let want: HashSet<&str> = [
         "payment.authorized",
@@ -53,15 +64,16 @@ async fn every_event_type_reaches_the_shop_signed_with_the_payment_as_the_api_sh
         "payment.voided",
         "payment.declined",
         "payment.requires_action",
+        "payment.failed",
     ]
     .into();
     let got = rx
         .wait_for(Duration::from_secs(20), "every event type", |got| {
             let kinds: HashSet<String> = got.iter().map(Received::kind).collect();
-            want.iter().all(|k| kinds.contains(*k)) && got.len() >= 7
+            want.iter().all(|k| kinds.contains(*k)) && got.len() >= 8
         })
         .await;
-    // Nothing else: the seven events, each once.
+    // Nothing else: the eight events, each once.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let got = if rx.got().len() > got.len() {
         rx.got()
@@ -70,7 +82,7 @@ async fn every_event_type_reaches_the_shop_signed_with_the_payment_as_the_api_sh
     };
     assert_eq!(
         got.len(),
-        7,
+        8,
         "{:?}",
         got.iter().map(Received::kind).collect::<Vec<_>>()
     );
@@ -89,7 +101,13 @@ async fn every_event_type_reaches_the_shop_signed_with_the_payment_as_the_api_sh
             *entry = (sequence, doc["data"]["payment"].clone());
         }
     }
-    for id in [&paid.id, &voided.id, &declined.id, &redirected.id] {
+    for id in [
+        &paid.id,
+        &voided.id,
+        &declined.id,
+        &redirected.id,
+        &failed.id,
+    ] {
         let (_, in_webhook) = &last[id.as_str()];
         assert_eq!(
             in_webhook,
