@@ -5,8 +5,9 @@ use crate::domain::MerchantId;
 use crate::standard_webhooks::WebhookSecret;
 use std::time::Duration;
 
-/// One of a merchant's `[[merchants.webhook_endpoints]]`.
-#[derive(Debug, Clone)]
+/// One of a merchant's `[[merchants.webhook_endpoints]]`. Its `Debug` leaves out the URL's query
+/// (a shop may put a token there) and shows secrets as `***`.
+#[derive(Clone)]
 pub struct Endpoint {
     /// Stable across restarts and replicas (it keys the delivery rows and `webhook-id`):
     /// the configured `id`, or derived from the merchant and the URL.
@@ -25,6 +26,25 @@ pub struct Endpoint {
     pub allow_private: bool,
     /// Deliveries in flight to this endpoint at once, per replica.
     pub max_concurrent: usize,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut url = self.url.clone();
+        if url.query().is_some() {
+            url.set_query(Some("***"));
+        }
+        f.debug_struct("Endpoint")
+            .field("id", &self.id)
+            .field("merchant", &self.merchant)
+            .field("url", &url.as_str())
+            .field("secrets", &self.secrets)
+            .field("events", &self.events)
+            .field("allow_loopback", &self.allow_loopback)
+            .field("allow_private", &self.allow_private)
+            .field("max_concurrent", &self.max_concurrent)
+            .finish()
+    }
 }
 
 impl Endpoint {
@@ -92,6 +112,9 @@ mod tests {
             max_concurrent: 4,
         };
         assert!(endpoint.wants("payment.refunded"));
+        endpoint.url = "https://shop.example/hooks?token=s3cr3t".parse().unwrap();
+        let shown = format!("{endpoint:?}");
+        assert!(!shown.contains("s3cr3t") && shown.contains("shop.example/hooks"), "{shown}");
         endpoint.events = vec!["payment.captured".into()];
         assert!(endpoint.wants("payment.captured"));
         assert!(!endpoint.wants("payment.refunded"));
