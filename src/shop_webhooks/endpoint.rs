@@ -114,7 +114,10 @@ mod tests {
         assert!(endpoint.wants("payment.refunded"));
         endpoint.url = "https://shop.example/hooks?token=s3cr3t".parse().unwrap();
         let shown = format!("{endpoint:?}");
-        assert!(!shown.contains("s3cr3t") && shown.contains("shop.example/hooks"), "{shown}");
+        assert!(
+            !shown.contains("s3cr3t") && shown.contains("shop.example/hooks"),
+            "{shown}"
+        );
         endpoint.events = vec!["payment.captured".into()];
         assert!(endpoint.wants("payment.captured"));
         assert!(!endpoint.wants("payment.refunded"));

@@ -11,6 +11,14 @@ use crate::store::{
 };
 use sqlx::{Row, SqliteConnection};
 
+/// Pending deliveries due, per merchant (`paygate_webhook_backlog`). `INDEXED BY` the partial
+/// index of pending rows: left to itself SQLite walks `webhook_deliveries_by_merchant` for the
+/// GROUP BY, every row of the log (0.11 s at 142,000 deliveries, 25 times the indexed read), on
+/// the dispatcher's loop every 5 s.
+pub(super) const BACKLOG: &str = "SELECT merchant_id, COUNT(*) \
+     FROM webhook_deliveries INDEXED BY webhook_deliveries_due \
+     WHERE state = 'pending' AND next_attempt_at <= ? GROUP BY merchant_id";
+
 pub(super) async fn execute(
     conn: &mut SqliteConnection,
     job: &DeliveryJob,
@@ -267,13 +275,10 @@ impl SqliteStore {
         &self,
         now: Timestamp,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT merchant_id, COUNT(*) FROM webhook_deliveries \
-             WHERE state = 'pending' AND next_attempt_at <= ? GROUP BY merchant_id",
-        )
-        .bind(now.micros())
-        .fetch_all(&self.inner.readers)
-        .await?;
+        let rows = sqlx::query(BACKLOG)
+            .bind(now.micros())
+            .fetch_all(&self.inner.readers)
+            .await?;
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
             .collect()

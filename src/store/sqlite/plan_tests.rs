@@ -1,6 +1,7 @@
-//! The public-path reads use their indexes (SQLite's `EXPLAIN QUERY PLAN`), and migration 0006
+//! The public-path reads (and the webhook backlog) use their indexes (SQLite's `EXPLAIN QUERY PLAN`), and migration 0006
 //! fills `operation_references` from the payments already stored.
 
+use super::deliveries::BACKLOG;
 use super::{BY_OPERATION_REFERENCE, EVENTS_AFTER};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -53,6 +54,13 @@ async fn watch_events_and_operation_reference_reads_search_an_index() {
             "SEARCH p USING INDEX sqlite_autoindex_payments_1 (id=?)",
         ],
         "no payment document is parsed to find the payment"
+    );
+
+    let backlog = plan(&mut conn, BACKLOG).await;
+    assert_eq!(
+        backlog.first().map(String::as_str),
+        Some("SCAN webhook_deliveries USING INDEX webhook_deliveries_due"),
+        "the backlog reads pending rows only, not the whole delivery log"
     );
 }
 
