@@ -121,11 +121,20 @@ impl Dispatcher {
             let mut fan_out = false;
             let mut claim: Option<Vec<String>> = None;
             tokio::select! {
-                biased;
+                // Not `biased`: under load an attempt finishes every few milliseconds, and a
+                // fixed order starved the fan-out behind them (deliveries waited for the tick).
                 () = &mut stop => break,
                 Some(done) = inflight.join_next(), if !inflight.is_empty() => {
-                    if let Ok(endpoint) = done && more.contains(&endpoint) {
-                        claim = Some(vec![endpoint]);
+                    // Every attempt finished by now, in one pass.
+                    let mut freed: Vec<String> = done.into_iter().collect();
+                    while let Some(done) = inflight.try_join_next() {
+                        freed.extend(done);
+                    }
+                    freed.retain(|endpoint| more.contains(endpoint));
+                    freed.sort();
+                    freed.dedup();
+                    if !freed.is_empty() {
+                        claim = Some(freed);
                     }
                 }
                 changed = commits.changed(), if commits_open => {
