@@ -26,6 +26,7 @@ pub(super) fn merchants(
     }
     let mut ids: HashMap<MerchantId, String> = HashMap::new();
     let mut key_hashes: HashMap<[u8; 32], String> = HashMap::new();
+    let mut endpoint_ids: HashMap<String, String> = HashMap::new();
     let mut out = Vec::new();
     for (i, merchant) in raw.into_iter().enumerate() {
         let at = format!("merchants[{i}]");
@@ -93,7 +94,14 @@ pub(super) fn merchants(
                 .and_then(|text| p.check(storefront::shop_url(&format!("{at}.shop_url"), &text))),
         };
         let providers = providers(&at, merchant.providers, env, p);
-        let endpoints = webhooks::endpoints(&at, id.as_ref(), merchant.webhook_endpoints, env, p);
+        let endpoints = webhooks::endpoints(
+            &at,
+            id.as_ref(),
+            merchant.webhook_endpoints,
+            &mut endpoint_ids,
+            env,
+            p,
+        );
         if let (Some(id), Some(providers), Some(webhook_endpoints)) = (id, providers, endpoints) {
             out.push(MerchantSettings {
                 webhook_endpoints,

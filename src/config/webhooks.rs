@@ -81,14 +81,19 @@ pub(super) fn delivery(raw: &RawWebhooks, p: &mut Problems) -> Option<DeliverySe
 
 /// The merchant's endpoints, every problem recorded under its key (`{at}.webhook_endpoints[i].url`).
 /// `merchant` is `None` when its id was refused: the endpoints are still checked, not built.
+///
+/// `ids` holds the endpoint ids of every merchant seen so far (id → where): an id is unique
+/// across the whole config, because the delivery log, the claims and the dispatcher's slots
+/// are keyed by it alone. Two merchants each with an endpoint "orders" would otherwise share
+/// one key, and one merchant's events could go to the other's URL.
 pub(super) fn endpoints(
     at: &str,
     merchant: Option<&MerchantId>,
     raw: Vec<RawEndpoint>,
+    ids: &mut HashMap<String, String>,
     env: Env<'_>,
     p: &mut Problems,
 ) -> Option<Vec<Endpoint>> {
-    let mut ids: HashMap<String, String> = HashMap::new();
     let mut out = Some(Vec::new());
     for (i, raw) in raw.into_iter().enumerate() {
         let at = format!("{at}.webhook_endpoints[{i}]");
@@ -99,8 +104,9 @@ pub(super) fn endpoints(
             p.push(
                 format!("{at}.id"),
                 format!(
-                    "duplicate endpoint id {:?} in this merchant (first at {first}; two \
-                     endpoints without an id and the same url derive the same one)",
+                    "duplicate endpoint id {:?} (first at {first}; ids are unique across \
+                     merchants, and two endpoints without an id and the same url derive the \
+                     same one)",
                     endpoint.id
                 ),
             );
