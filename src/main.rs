@@ -31,19 +31,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let traces = match paygate::traces::Traces::start(&settings.telemetry) {
+    let traces = match start_telemetry(&settings) {
         Ok(traces) => traces,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return failed(&e),
     };
-    if let Err(e) =
-        paygate::telemetry::init(&settings.log.filter, settings.log.format, traces.as_ref())
-    {
-        eprintln!("error: {e:#}");
-        return ExitCode::FAILURE;
-    }
     let result = match cli.command {
         Command::Serve(_) => serve(settings).await,
         Command::Migrate(_) => cli::migrate(&settings).await,
@@ -62,19 +53,26 @@ async fn main() -> ExitCode {
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => failed(&e),
     }
+}
+
+/// The trace exporter (if configured) and the log subscriber that feeds it.
+fn start_telemetry(settings: &Settings) -> anyhow::Result<Option<paygate::traces::Traces>> {
+    let traces = paygate::traces::Traces::start(&settings.telemetry)?;
+    paygate::telemetry::init(&settings.log.filter, settings.log.format, traces.as_ref())?;
+    Ok(traces)
+}
+
+/// The last resort: an error nothing else reported, on stderr, and a failing exit code.
+fn failed(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
 }
 
 /// A client command's exit code; an error it could not report itself is printed here.
 fn client_exit(result: anyhow::Result<ExitCode>) -> ExitCode {
-    result.unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
-        ExitCode::FAILURE
-    })
+    result.unwrap_or_else(|e| failed(&e))
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
