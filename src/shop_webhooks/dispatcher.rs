@@ -361,11 +361,12 @@ impl Dispatcher {
     async fn refresh_backlog(&self) {
         match self.store.delivery_backlog(Timestamp::now()).await {
             Ok(counts) => {
+                // Configured merchants with nothing due go back to 0; the rest take their count.
                 let counts: HashMap<String, i64> = counts.into_iter().collect();
                 for e in &self.endpoints {
-                    let m = e.merchant.as_str();
-                    self.metrics
-                        .set_webhook_backlog(m, counts.get(m).copied().unwrap_or(0));
+                    if !counts.contains_key(e.merchant.as_str()) {
+                        self.metrics.set_webhook_backlog(e.merchant.as_str(), 0);
+                    }
                 }
                 for (m, n) in &counts {
                     self.metrics.set_webhook_backlog(m, *n);
